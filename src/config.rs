@@ -1,0 +1,261 @@
+//! Settings: a TOML file (`--config huntlake.toml`), then `HUNTLAKE_*`
+//! environment variables, then command-line flags, each overriding the one
+//! before. `huntlake.example.toml` documents every field; a test parses it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::server::Credential;
+
+/// The lake served when none is configured: the committed demo lake.
+pub const DEFAULT_LAKE: &str = "data/demo-lake";
+/// PostgreSQL's port plus one, so huntlake can run beside a PostgreSQL.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5433";
+/// The demo login, used only when no user is configured.
+pub const DEMO_USER: &str = "huntlake";
+pub const DEMO_PASSWORD: &str = "huntlake";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The lake: a local folder or an object-store URL (`s3://bucket/prefix`).
+    pub lake: Option<String>,
+    /// The Postgres endpoint.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// The query engine.
+    #[serde(default)]
+    pub engine: EngineConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on, e.g. `127.0.0.1:5433`.
+    pub listen: Option<String>,
+    /// Connections served at once; more wait for a free slot.
+    pub max_connections: Option<usize>,
+    /// Users allowed to log in with SCRAM-SHA-256.
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+}
+
+/// `[[server.users]]`
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Login name.
+    pub name: String,
+    /// Password; prefer `password_env` to keep it out of the file.
+    pub password: Option<String>,
+    /// Name of an environment variable holding the password.
+    pub password_env: Option<String>,
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password_env", &self.password_env)
+            .finish()
+    }
+}
+
+/// `[engine]`
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Memory for query execution, e.g. `4GiB`; operators that can spill to
+    /// disk do so beyond it, others fail with SQLSTATE 53200.
+    pub memory_limit: Option<String>,
+    /// Folder for spill files (default: the system temporary folder).
+    pub spill_dir: Option<PathBuf>,
+    /// Folder of your own `.sql` view files, loaded after the built-in ones.
+    pub sql_dir: Option<PathBuf>,
+}
+
+/// Errors in the configuration, naming the setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("invalid config file {path}: {source}")]
+    Parse { path: String, source: toml::de::Error },
+    #[error("invalid {setting} {value:?}: {reason}")]
+    Invalid { setting: &'static str, value: String, reason: String },
+}
+
+impl Config {
+    /// Reads a configuration file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.display().to_string(), source })
+    }
+
+    /// Applies `HUNTLAKE_*` variables from `env` (a lookup, so tests need not
+    /// touch the process environment).
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = env("HUNTLAKE_LAKE") {
+            self.lake = Some(v);
+        }
+        if let Some(v) = env("HUNTLAKE_LISTEN") {
+            self.server.listen = Some(v);
+        }
+        if let Some(v) = env("HUNTLAKE_MAX_CONNECTIONS") {
+            let n = v.parse().map_err(|e: std::num::ParseIntError| ConfigError::Invalid {
+                setting: "HUNTLAKE_MAX_CONNECTIONS",
+                value: v.clone(),
+                reason: e.to_string(),
+            })?;
+            self.server.max_connections = Some(n);
+        }
+        if let Some(v) = env("HUNTLAKE_MEMORY_LIMIT") {
+            self.engine.memory_limit = Some(v);
+        }
+        if let Some(v) = env("HUNTLAKE_SQL_DIR") {
+            self.engine.sql_dir = Some(v.into());
+        }
+        match (env("HUNTLAKE_USER"), env("HUNTLAKE_PASSWORD")) {
+            (Some(name), Some(password)) => {
+                self.server.users.retain(|u| u.name != name);
+                self.server.users.push(UserConfig { name, password: Some(password), password_env: None });
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ConfigError::Invalid {
+                    setting: "HUNTLAKE_USER/HUNTLAKE_PASSWORD",
+                    value: String::new(),
+                    reason: "set both or neither".into(),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    pub fn lake(&self) -> &str {
+        self.lake.as_deref().unwrap_or(DEFAULT_LAKE)
+    }
+
+    pub fn listen(&self) -> Result<SocketAddr, ConfigError> {
+        let value = self.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        value.parse().map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+            setting: "server.listen",
+            value: value.into(),
+            reason: format!("{e}; use ADDRESS:PORT such as 127.0.0.1:5433"),
+        })
+    }
+
+    pub fn max_connections(&self) -> usize {
+        self.server.max_connections.unwrap_or(100)
+    }
+
+    /// The configured users, or the documented demo user when none is.
+    pub fn credentials(&self, env: impl Fn(&str) -> Option<String>) -> Result<Vec<Credential>, ConfigError> {
+        if self.server.users.is_empty() {
+            return Ok(vec![Credential { user: DEMO_USER.into(), password: DEMO_PASSWORD.into() }]);
+        }
+        self.server
+            .users
+            .iter()
+            .map(|u| {
+                let password = match (&u.password, &u.password_env) {
+                    (Some(p), None) => p.clone(),
+                    (None, Some(var)) => env(var).ok_or_else(|| ConfigError::Invalid {
+                        setting: "server.users.password_env",
+                        value: var.clone(),
+                        reason: format!("environment variable is not set (user {})", u.name),
+                    })?,
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            setting: "server.users",
+                            value: u.name.clone(),
+                            reason: "give exactly one of password or password_env".into(),
+                        })
+                    }
+                };
+                Ok(Credential { user: u.name.clone(), password })
+            })
+            .collect()
+    }
+
+    pub fn memory_limit(&self) -> Result<Option<usize>, ConfigError> {
+        self.engine.memory_limit.as_deref().map(parse_size).transpose()
+    }
+}
+
+/// Parses `4GiB`, `512MB`, `1073741824`.
+pub fn parse_size(text: &str) -> Result<usize, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        setting: "engine.memory_limit",
+        value: text.into(),
+        reason: reason.into(),
+    };
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| invalid("expected a number with an optional unit such as 4GiB"))?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0f64.powi(4),
+        _ => return Err(invalid("unknown unit; use B, KiB, MiB, GiB or TiB")),
+    };
+    Ok((n * factor) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_documents_every_field() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("huntlake.example.toml");
+        let cfg = Config::from_file(&path).unwrap();
+        assert!(cfg.lake.is_some());
+        assert!(cfg.server.listen.is_some() && cfg.server.max_connections.is_some());
+        assert!(!cfg.server.users.is_empty());
+        assert!(cfg.engine.memory_limit.is_some() && cfg.engine.spill_dir.is_some() && cfg.engine.sql_dir.is_some());
+        cfg.listen().unwrap();
+        cfg.memory_limit().unwrap();
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let err = toml::from_str::<Config>("lake = 'x'\nlisten = 'y'").unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file_and_demo_user_is_the_default() {
+        let mut cfg: Config = toml::from_str("lake = 'a'").unwrap();
+        assert_eq!(cfg.credentials(|_| None).unwrap()[0].user, DEMO_USER);
+        cfg.apply_env(|k| match k {
+            "HUNTLAKE_LAKE" => Some("b".into()),
+            "HUNTLAKE_USER" => Some("ana".into()),
+            "HUNTLAKE_PASSWORD" => Some("pw".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.lake(), "b");
+        let creds = cfg.credentials(|_| None).unwrap();
+        assert_eq!(creds.len(), 1);
+        assert_eq!(creds[0].user, "ana");
+        assert!(!format!("{creds:?}").contains("pw"), "passwords never appear in debug output");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4GiB").unwrap(), 4 << 30);
+        assert_eq!(parse_size("512 MB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1000").unwrap(), 1000);
+        assert!(parse_size("lots").is_err());
+    }
+}

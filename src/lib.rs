@@ -1,0 +1,25 @@
+//! huntlake: an embedded security analytics engine. EDR alerts (Defender,
+//! CrowdStrike, SentinelOne) and network telemetry (Zeek, Suricata) land in
+//! one Parquet lake; DataFusion queries it; the Postgres wire protocol serves
+//! it to psql, JDBC tools, psycopg, Grafana and friends.
+//!
+//! # Layout
+//! * [`lake`] — the lake contract as code: schemas, the atomic partitioned
+//!   writer, the catalog of lake tables with `time` -> `date=` pruning.
+//! * [`engine`] — THE wiring point: one DataFusion context with the lake,
+//!   the `udfs` crate, PostgreSQL catalog emulation and the `sql/` views.
+//! * [`server`] — the Postgres endpoint; it sees only an [`engine::Engine`].
+//! * [`demo`] — the deterministic demo-lake generator.
+//! * [`config`], [`cli`], [`commands`], [`output`] — settings, the command
+//!   line, what each command does, and result formats of `huntlake query`.
+
+#![recursion_limit = "256"]
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod lake;
+pub mod output;
+pub mod server;

@@ -1,0 +1,72 @@
+//! One client's session: its own DataFusion session (settings, prepared
+//! plans) over the engine's shared catalog, created at first use and kept in
+//! the connection's pgwire session extensions.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::prelude::SessionContext;
+use pgwire::api::ClientInfo;
+use pgwire::types::format::FormatOptions;
+
+use crate::engine::settings::PgSettings;
+use crate::engine::Engine;
+
+/// Per-connection state.
+pub struct ClientSession {
+    pub ctx: SessionContext,
+}
+
+impl ClientSession {
+    /// The session of `client`, created on first use with the settings the
+    /// client sent in its startup packet (`application_name`, `DateStyle`,
+    /// `extra_float_digits`, ...).
+    pub fn of<C: ClientInfo + ?Sized>(engine: &Engine, client: &C) -> Arc<ClientSession> {
+        client.session_extensions().get_or_insert_with(|| {
+            let session = ClientSession { ctx: engine.session() };
+            session.update_settings(|s| {
+                for (key, value) in client.metadata() {
+                    // Startup keys that are not settings (user, database) are ignored.
+                    let _ = s.set(key, value);
+                }
+            });
+            session
+        })
+    }
+
+    /// A copy of the session's PostgreSQL settings.
+    pub fn settings(&self) -> PgSettings {
+        self.ctx
+            .state()
+            .config()
+            .options()
+            .extensions
+            .get::<PgSettings>()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Changes the session's PostgreSQL settings.
+    pub fn update_settings<R>(&self, f: impl FnOnce(&mut PgSettings) -> R) -> R {
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        let options = state.config_mut().options_mut();
+        if options.extensions.get::<PgSettings>().is_none() {
+            options.extensions.insert(PgSettings::default());
+        }
+        let settings = options.extensions.get_mut::<PgSettings>().expect("inserted above");
+        f(settings)
+    }
+
+    /// How values are rendered as text for this session.
+    pub fn format_options(&self) -> Arc<FormatOptions> {
+        let s = self.settings();
+        let mut meta = HashMap::new();
+        for key in ["datestyle", "intervalstyle", "bytea_output", "extra_float_digits"] {
+            if let Ok(v) = s.get(key) {
+                meta.insert(key.to_string(), v);
+            }
+        }
+        Arc::new(FormatOptions::from_client_metadata(&meta))
+    }
+}
