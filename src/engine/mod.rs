@@ -17,6 +17,8 @@ use std::time::Duration;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
@@ -103,7 +105,14 @@ impl Engine {
             .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
             .with_option_extension(PgSettings::default());
         config.options_mut().execution.time_zone = Some("+00:00".to_string());
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let rules = udfs::band_join::physical_optimizer_rules(PhysicalOptimizer::new().rules);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rules(rules)
+            .build();
+        let ctx = SessionContext::new_with_state(state);
 
         register_lake(&ctx, &options.lake)?;
         let mut registry = ctx.clone();

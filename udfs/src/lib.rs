@@ -5,8 +5,21 @@
 //!
 //! # Layout
 //! One function per file, named by its SQL name, holding the function, its
-//! user documentation and its tests. [`all_functions`] lists them and
-//! [`register_all`] installs them into a session.
+//! user documentation and its tests, grouped by family:
+//! * [`rarity`] — `entity_surprise`, `population_surprise`, `unusualness`,
+//!   `first_seen`: window functions over `ORDER BY time` sharing one engine;
+//! * [`beacon`] — the `beacon_score` aggregate;
+//! * [`ip`] — `is_private_ip`, `cidr_contains`, `ip_to_int`;
+//! * [`band_join`] — `BandJoinExec` and the physical optimizer rule that runs
+//!   time-window joins as a per-key sorted sweep.
+//!
+//! [`all_functions`] lists the functions and [`register_all`] installs them;
+//! [`band_join::optimizer_rules`] must be added to the session state too.
+
+pub mod band_join;
+pub mod beacon;
+pub mod ip;
+pub mod rarity;
 
 use std::sync::Arc;
 
@@ -44,7 +57,7 @@ impl Functions {
 
 /// Every function of this crate.
 pub fn all_functions() -> Functions {
-    Functions::default()
+    Functions { scalar: ip::functions(), aggregate: beacon::functions(), window: rarity::functions() }
 }
 
 /// Registers every function of this crate in `registry` (a `SessionContext`,
