@@ -6,7 +6,10 @@ use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-changed=sql");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    // Read at run time: env!() would bake in the path of whichever checkout
+    // first compiled this build script into a shared target folder.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("sql");
     let mut files = Vec::new();
     for folder in ["views", "detections"] {
         let dir = root.join(folder);

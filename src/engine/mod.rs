@@ -27,7 +27,7 @@ use crate::lake::{register_lake, LakeError, LakeLocation};
 
 pub use pg_functions::server_version;
 pub use settings::PgSettings;
-pub use views::{builtin_sql_files, SqlFile};
+pub use views::{builtin_sql_files, view_name, SqlFile};
 
 /// The database (catalog) name clients see; any name given at connect works.
 pub const CATALOG: &str = "huntlake";
@@ -74,6 +74,10 @@ pub enum EngineError {
 pub struct Engine {
     ctx: SessionContext,
     lake: LakeLocation,
+    /// The SQL files replayed at start-up (built-in first, then the user's).
+    sql_files: Arc<Vec<SqlFile>>,
+    /// Files whose view could not be created: (origin, error).
+    sql_errors: Arc<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -121,13 +125,12 @@ impl Engine {
             .map_err(|e| EngineError::PgCatalog(e.to_string()))?;
         pg_functions::register(&ctx);
 
-        let engine = Self { ctx, lake: options.lake.clone() };
         let mut files = builtin_sql_files();
         if let Some(dir) = &options.user_sql_dir {
             files.extend(views::read_sql_dir(dir)?);
         }
-        views::replay(&engine.ctx, &files).await;
-        Ok(engine)
+        let sql_errors = views::replay(&ctx, &files).await;
+        Ok(Self { ctx, lake: options.lake.clone(), sql_files: Arc::new(files), sql_errors: Arc::new(sql_errors) })
     }
 
     /// A new session for one client or job: its own settings over the shared
@@ -138,5 +141,23 @@ impl Engine {
 
     pub fn lake(&self) -> &LakeLocation {
         &self.lake
+    }
+
+    /// Forgets cached file listings, so files landed by another process are
+    /// seen by the next query (without waiting for [`LISTING_TTL`]).
+    pub fn refresh_listings(&self) {
+        if let Some(cache) = self.ctx.runtime_env().cache_manager.get_list_files_cache() {
+            cache.clear();
+        }
+    }
+
+    /// The view files the engine was built with.
+    pub fn sql_files(&self) -> &[SqlFile] {
+        &self.sql_files
+    }
+
+    /// The view files that failed, with their errors.
+    pub fn sql_errors(&self) -> &[(String, String)] {
+        &self.sql_errors
     }
 }

@@ -87,7 +87,7 @@ async fn create(ctx: &SessionContext, sql: &str) -> Result<(), String> {
 
 /// `CREATE VIEW` in a file means "this file's view", so replaying it (or a
 /// user's file of the same name) replaces the view. Leading comment lines
-/// (detection headers) are skipped to find the statement.
+/// (detection headers) are kept, so error positions match the file's lines.
 fn as_create_or_replace(sql: &str) -> String {
     let body_start = sql
         .lines()
@@ -95,13 +95,38 @@ fn as_create_or_replace(sql: &str) -> String {
         .map(|l| l.len() + 1)
         .sum::<usize>()
         .min(sql.len());
-    let body = sql[body_start..].trim().trim_end_matches(';');
+    let (head, body) = sql.split_at(body_start);
+    let body = body.trim_end().trim_end_matches(';');
+    let indent = body.len() - body.trim_start().len();
+    let (pad, body) = body.split_at(indent);
     match body.get(..12) {
-        Some(head) if head.eq_ignore_ascii_case("create view ") => {
-            format!("CREATE OR REPLACE VIEW {}", &body[12..])
+        Some(kw) if kw.eq_ignore_ascii_case("create view ") => {
+            format!("{head}{pad}CREATE OR REPLACE VIEW {}", &body[12..])
         }
-        _ => body.to_string(),
+        _ => format!("{head}{pad}{body}"),
     }
+}
+
+/// The view name a file creates (`CREATE [OR REPLACE] VIEW name`), lower-cased.
+pub fn view_name(sql: &str) -> Option<String> {
+    let mut words = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .flat_map(|l| l.split_whitespace())
+        .map(|w| w.to_ascii_lowercase());
+    if words.next()? != "create" {
+        return None;
+    }
+    let mut w = words.next()?;
+    if w == "or" {
+        words.next()?; // replace
+        w = words.next()?;
+    }
+    if w != "view" {
+        return None;
+    }
+    let name = words.next()?;
+    Some(name.trim_matches('"').trim_end_matches('(').to_string())
 }
 
 #[cfg(test)]
@@ -126,6 +151,9 @@ mod tests {
     #[test]
     fn header_comments_are_skipped() {
         let sql = "-- id: x\n-- title: t\nCREATE VIEW v AS SELECT 1;\n";
-        assert_eq!(as_create_or_replace(sql), "CREATE OR REPLACE VIEW v AS SELECT 1");
+        assert_eq!(as_create_or_replace(sql), "-- id: x\n-- title: t\nCREATE OR REPLACE VIEW v AS SELECT 1");
+        assert_eq!(view_name(sql).as_deref(), Some("v"));
+        assert_eq!(view_name("CREATE OR REPLACE VIEW Det_X AS SELECT 1").as_deref(), Some("det_x"));
+        assert_eq!(view_name("SELECT 1"), None);
     }
 }

@@ -14,10 +14,12 @@
 //!   time-window joins as a per-key sorted sweep.
 //!
 //! [`all_functions`] lists the functions and [`register_all`] installs them;
-//! [`band_join::optimizer_rules`] must be added to the session state too.
+//! [`docs`] renders their reference (`docs/functions.md`);
+//! [`band_join::physical_optimizer_rules`] must be added to the session state too.
 
 pub mod band_join;
 pub mod beacon;
+pub mod docs;
 pub mod ip;
 pub mod rarity;
 
