@@ -70,6 +70,121 @@ pub enum Command {
         #[arg(long)]
         alerts_per_device_day: Option<f64>,
     },
+    /// Retro-hunt: run detections over a historical range, in time chunks,
+    /// and land the hits in the lake's `detections` table under a run id
+    /// (hunting the same range again replaces them).
+    Hunt {
+        /// Start of the range (inclusive), e.g. 2026-11-02 or 2026-11-02T06:00:00Z.
+        #[arg(long)]
+        from: String,
+        /// End of the range (exclusive).
+        #[arg(long)]
+        to: String,
+        /// Only these detections (repeatable; default: all).
+        #[arg(long = "detection", value_name = "NAME")]
+        detections: Vec<String>,
+        /// Also write the hits to a file (.parquet, .csv or .json).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Chunk length in hours (memory is bounded by one chunk's data).
+        #[arg(long, default_value_t = 24)]
+        chunk_hours: u32,
+        /// Lake folder or URL (default: data/demo-lake).
+        #[arg(long, value_name = "URL")]
+        lake: Option<String>,
+    },
+    /// Live detection: evaluate detections on newly landed data, report each
+    /// hit once, land it in `detections` and POST it to the webhooks.
+    Detect {
+        /// Keep running, one cycle every [detect] interval_seconds.
+        #[arg(long, conflicts_with = "once")]
+        follow: bool,
+        /// Run one cycle and exit (the default).
+        #[arg(long)]
+        once: bool,
+        /// Where to start when there is no live state yet (default: now - lookback).
+        #[arg(long)]
+        from: Option<String>,
+        /// Webhook URL (repeatable; adds to [detect] webhooks).
+        #[arg(long = "webhook", value_name = "URL")]
+        webhooks: Vec<String>,
+        /// Lake folder or URL (default: data/demo-lake).
+        #[arg(long, value_name = "URL")]
+        lake: Option<String>,
+    },
+    /// The detection pack: list it or run its tests.
+    Detections {
+        #[command(subcommand)]
+        command: DetectionsCommand,
+    },
+    /// Regenerate the SQL function reference from the functions' own
+    /// documentation.
+    Docs {
+        /// Where to write it.
+        #[arg(long, default_value = "docs/functions.md", value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+    /// Benchmark huntlake against another engine on a generated lake, checking
+    /// that both return the same answers.
+    Bench {
+        #[command(subcommand)]
+        bench: BenchCommand,
+    },
+}
+
+/// The benchmarks of `huntlake bench`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Rarity scores, the alert/flow time-window join and beacon_score at
+    /// scale, against DuckDB (`pip install duckdb`) computing the same
+    /// definitions over the same Parquet files. Prints each engine's median
+    /// time; fails if the answers differ.
+    Analytics {
+        /// Local folder of the benchmark lake; generated when missing or
+        /// generated from another spec (recorded in _state/bench-spec.json).
+        #[arg(long, default_value = "/var/tmp/huntlake-bench-lake", value_name = "DIR")]
+        lake: PathBuf,
+        /// At least this many network flows.
+        #[arg(long, default_value_t = 10_000_000)]
+        flows: usize,
+        /// At least this many EDR alerts.
+        #[arg(long, default_value_t = 200_000)]
+        alerts: usize,
+        /// Timed runs of each query in each engine (the median is reported).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+        /// huntlake target_partitions and DuckDB threads.
+        #[arg(long, default_value_t = 2, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        threads: usize,
+        /// Generate the lake again even if it is up to date.
+        #[arg(long)]
+        regenerate: bool,
+        /// Run only this query (repeatable): q1 rarity, q2 time-window join, q3 beacon_score.
+        #[arg(long, value_name = "Q", value_parser = ["q1", "q2", "q3"])]
+        query: Vec<String>,
+    },
+}
+
+/// `huntlake detections ...`
+#[derive(Debug, Subcommand)]
+pub enum DetectionsCommand {
+    /// Name, severity, ATT&CK techniques and description of every detection
+    /// (built-in and from [engine] sql_dir), and the files that are broken.
+    List {
+        /// Lake folder or URL (default: data/demo-lake).
+        #[arg(long, value_name = "URL")]
+        lake: Option<String>,
+    },
+    /// Run the detections' test cases: each `<name>.slt` beside a user's
+    /// detection file, and the built-in ones in tests/slt/det_*.slt.
+    Test {
+        /// Folder(s) with .slt files to run (default: tests/slt and [engine] sql_dir).
+        #[arg(long = "dir", value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Lake folder or URL (default: data/demo-lake).
+        #[arg(long, value_name = "URL")]
+        lake: Option<String>,
+    },
 }
 
 /// How `query` prints its result.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use tokio::net::TcpListener;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command, DetectionsCommand};
 use crate::config::{Config, ConfigError};
 use crate::demo::{self, DemoSpec};
 use crate::engine::{Engine, EngineError, EngineOptions};
@@ -33,6 +33,12 @@ pub enum CommandError {
     Serve(std::io::Error),
     #[error("cannot write {path}: {source}")]
     Write { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Bench(#[from] crate::bench::BenchError),
+    #[error(transparent)]
+    Detect(#[from] crate::detect::DetectError),
+    #[error("{0}")]
+    Failed(String),
 }
 
 fn env(key: &str) -> Option<String> {
@@ -92,6 +98,46 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             }
             generate_demo(&spec, &out).await
         }
+        Command::Bench { bench: BenchCommand::Analytics { lake, flows, alerts, runs, threads, regenerate, query } } => {
+            let options = crate::bench::analytics::AnalyticsOptions { lake, flows, alerts, runs, threads, regenerate, queries: query };
+            Ok(crate::bench::analytics::run(options).await?)
+        }
+        Command::Hunt { from, to, detections, out, chunk_hours, lake } => {
+            if let Some(l) = lake {
+                config.lake = Some(l);
+            }
+            hunt(&config, &from, &to, &detections, out.as_deref(), chunk_hours).await
+        }
+        Command::Detect { follow, once: _, from, webhooks, lake } => {
+            if let Some(l) = lake {
+                config.lake = Some(l);
+            }
+            config.detect.webhooks.extend(webhooks);
+            detect(&config, follow, from.as_deref()).await
+        }
+        Command::Detections { command } => match command {
+            DetectionsCommand::List { lake } => {
+                if let Some(l) = lake {
+                    config.lake = Some(l);
+                }
+                list_detections(&config).await
+            }
+            DetectionsCommand::Test { dirs, lake } => {
+                if let Some(l) = lake {
+                    config.lake = Some(l);
+                }
+                test_detections(&config, dirs).await
+            }
+        },
+        Command::Docs { out } => {
+            let write_err = |source| CommandError::Write { path: out.display().to_string(), source };
+            if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(write_err)?;
+            }
+            std::fs::write(&out, udfs::docs::render_markdown()).map_err(write_err)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
     }
 }
 
@@ -101,6 +147,7 @@ async fn serve(config: &Config) -> Result<(), CommandError> {
     let options = ServerOptions {
         users: config.credentials(env)?,
         max_connections: config.max_connections(),
+        shutdown_grace: std::time::Duration::from_secs(30),
     };
     let listener = TcpListener::bind(address)
         .await
@@ -108,8 +155,12 @@ async fn serve(config: &Config) -> Result<(), CommandError> {
     tracing::info!(lake = %engine.lake().url, %address, "huntlake is ready; connect with psql -h {} -p {} -U {}",
         address.ip(), address.port(), options.users.first().map(|c| c.user.as_str()).unwrap_or(""));
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("Shutting down.");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        tracing::info!("Shutting down: no new connections are accepted.");
     };
     server::serve(engine, options, listener, shutdown).await.map_err(CommandError::Serve)
 }
@@ -142,33 +193,14 @@ async fn query(
 }
 
 async fn generate_demo(spec: &DemoSpec, out: &str) -> Result<(), CommandError> {
-    let lake = LakeLocation::parse(out)?;
-    let writer = LakeWriter::new(lake);
-    let mut days = Vec::new();
-    // The generator hands over one day at a time; landing is async, so days
-    // are collected per day and landed right away to keep memory bounded.
-    let runtime = tokio::runtime::Handle::current();
-    let mut alerts = 0usize;
-    let mut flows = 0usize;
-    let lake_info = tokio::task::block_in_place(|| {
-        demo::generate(spec, &mut |day: demo::DemoDay| -> Result<(), LakeError> {
-            let stem = "part-demo";
-            runtime.block_on(writer.write_named("edr_alerts", &day.edr_alerts, stem))?;
-            runtime.block_on(writer.write_named("network_flows", &day.network_flows, stem))?;
-            alerts += day.edr_alerts.num_rows();
-            flows += day.network_flows.num_rows();
-            tracing::info!(date = %day.date, alerts = day.edr_alerts.num_rows(), flows = day.network_flows.num_rows(), "Landed demo day.");
-            days.push(day.date);
-            Ok(())
-        })
-    })?;
-    writer.write_named("assets", &lake_info.assets, "part-demo").await?;
+    let landed = land_demo(spec, LakeLocation::parse(out)?).await?;
+    let lake_info = &landed.lake;
     println!(
         "demo lake written to {}: {} days, {} EDR alerts, {} network flows, {} asset rows, {} planted incidents",
-        writer.location().url,
-        days.len(),
-        alerts,
-        flows,
+        landed.location.url,
+        landed.days,
+        landed.alerts,
+        landed.flows,
         lake_info.assets.num_rows(),
         lake_info.incidents.len()
     );
@@ -176,4 +208,178 @@ async fn generate_demo(spec: &DemoSpec, out: &str) -> Result<(), CommandError> {
         println!("  {:<22} {:<12} {}  {}", i.name, i.entity, i.time.format("%Y-%m-%d %H:%M:%SZ"), i.description);
     }
     Ok(())
+}
+
+/// What [`land_demo`] wrote.
+#[derive(Debug)]
+pub struct LandedDemo {
+    pub location: LakeLocation,
+    pub days: usize,
+    pub alerts: usize,
+    pub flows: usize,
+    /// The assets table (landed too) and the planted incidents.
+    pub lake: demo::DemoLake,
+}
+
+/// Generates the demo lake of `spec` into `lake`: each day's alerts and flows
+/// are landed as `part-demo` files as soon as they are generated (so memory
+/// stays bounded by one day, whatever the scale), then the assets. Logs one
+/// line per day. Needs the multi-threaded tokio runtime.
+///
+/// Used by `huntlake demo` and by `huntlake bench`.
+pub async fn land_demo(spec: &DemoSpec, lake: LakeLocation) -> Result<LandedDemo, LakeError> {
+    let writer = LakeWriter::new(lake);
+    // The generator is synchronous and landing is async: land each day from
+    // inside the generator's callback, blocking this worker meanwhile.
+    let runtime = tokio::runtime::Handle::current();
+    let (mut days, mut alerts, mut flows) = (0usize, 0usize, 0usize);
+    let lake_info = tokio::task::block_in_place(|| {
+        demo::generate(spec, &mut |day: demo::DemoDay| -> Result<(), LakeError> {
+            let stem = "part-demo";
+            runtime.block_on(writer.write_named("edr_alerts", &day.edr_alerts, stem))?;
+            runtime.block_on(writer.write_named("network_flows", &day.network_flows, stem))?;
+            alerts += day.edr_alerts.num_rows();
+            flows += day.network_flows.num_rows();
+            days += 1;
+            tracing::info!(date = %day.date, alerts = day.edr_alerts.num_rows(), flows = day.network_flows.num_rows(), "Landed demo day.");
+            Ok(())
+        })
+    })?;
+    writer.write_named("assets", &lake_info.assets, "part-demo").await?;
+    Ok(LandedDemo { location: writer.location().clone(), days, alerts, flows, lake: lake_info })
+}
+
+async fn hunt(
+    config: &Config,
+    from: &str,
+    to: &str,
+    names: &[String],
+    out: Option<&Path>,
+    chunk_hours: u32,
+) -> Result<(), CommandError> {
+    use crate::detect::{self, hunt};
+    let engine = open_engine(config).await?;
+    let (all, broken) = detect::catalog(&engine);
+    for e in &broken {
+        tracing::error!(error = %e, "Detection file skipped.");
+    }
+    let selected = detect::select(&all, names)?;
+    let options = hunt::HuntOptions {
+        from: hunt::parse_time(from)?,
+        to: hunt::parse_time(to)?,
+        chunk: chrono::Duration::hours(i64::from(chunk_hours.max(1))),
+    };
+    let summary = hunt::hunt(&engine, &selected, names.is_empty(), &options).await?;
+    if let Some(path) = out {
+        write_hits(path, &summary.hits)?;
+    }
+    println!("retro-hunt {} ({} to {}, {} chunks, {:.2} s)", summary.run_id, summary.from, summary.to, summary.chunks, summary.seconds);
+    for (name, n) in &summary.per_detection {
+        println!("  {name:<44} {n:>6}");
+    }
+    let reduction = summary.reduction().map(|r| format!("{r:.1}x fewer")).unwrap_or_else(|| "no detections".into());
+    println!("raw EDR alerts in range: {}; detections: {}; {reduction}", summary.raw_alerts, summary.total());
+    Ok(())
+}
+
+fn write_hits(path: &Path, hits: &arrow::array::RecordBatch) -> Result<(), CommandError> {
+    use crate::cli::OutputFormat;
+    let format = match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "parquet" => OutputFormat::Parquet,
+        "csv" => OutputFormat::Csv,
+        "json" | "jsonl" => OutputFormat::Json,
+        other => {
+            return Err(CommandError::Failed(format!(
+                "--out {}: unknown extension {other:?}; use .parquet, .csv or .json",
+                path.display()
+            )))
+        }
+    };
+    let write_err = |source| CommandError::Write { path: path.display().to_string(), source };
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(write_err)?);
+    output::write(format, hits.schema(), std::slice::from_ref(hits), &mut file, true)?;
+    file.flush().map_err(write_err)?;
+    Ok(())
+}
+
+async fn detect(config: &Config, follow: bool, from: Option<&str>) -> Result<(), CommandError> {
+    use crate::detect::{self, hunt::parse_time, live};
+    let engine = open_engine(config).await?;
+    let (all, broken) = detect::catalog(&engine);
+    for e in &broken {
+        tracing::error!(error = %e, "Detection file skipped.");
+    }
+    let selected: Vec<&detect::Detection> = all.iter().collect();
+    let options = live::LiveOptions {
+        lookback: config.detect_lookback()?,
+        suppress: config.detect_suppress()?,
+        start: from.map(parse_time).transpose()?,
+        webhooks: config.detect.webhooks.clone(),
+    };
+    let client = reqwest::Client::new();
+    loop {
+        let report = live::cycle(&engine, &selected, &options, &client, chrono::Utc::now()).await?;
+        println!(
+            "detect: {} new, {} suppressed, {} delivered, {} awaiting delivery",
+            report.new_hits, report.suppressed, report.delivered, report.undelivered
+        );
+        if !follow {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(config.detect_interval()) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+async fn list_detections(config: &Config) -> Result<(), CommandError> {
+    let engine = open_engine(config).await?;
+    let (all, broken) = crate::detect::catalog(&engine);
+    for d in &all {
+        println!("{}  [{}]  {}", d.name, d.header.severity, d.header.attack.join(", "));
+        println!("    {}", d.header.title);
+        if !d.header.description.is_empty() {
+            println!("    {}", d.header.description);
+        }
+        println!("    id {}  ({})", d.header.id, d.origin);
+    }
+    for e in &broken {
+        println!("BROKEN {e}");
+    }
+    println!("{} detections, {} broken files", all.len(), broken.len());
+    Ok(())
+}
+
+async fn test_detections(config: &Config, mut dirs: Vec<std::path::PathBuf>) -> Result<(), CommandError> {
+    let engine = open_engine(config).await?;
+    if dirs.is_empty() {
+        dirs.push("tests/slt".into());
+        dirs.extend(config.engine.sql_dir.clone());
+    }
+    let mut files = Vec::new();
+    for dir in &dirs {
+        files.extend(
+            crate::sqltest::slt_files(dir)
+                .into_iter()
+                .filter(|f| f.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("det"))),
+        );
+    }
+    if files.is_empty() {
+        return Err(CommandError::Failed(format!("no detection test files (det*.slt) in {dirs:?}")));
+    }
+    let failures = crate::sqltest::run_files(&engine, &files).await;
+    for f in &files {
+        let status = if failures.iter().any(|(p, _)| p == f) { "FAILED" } else { "ok" };
+        println!("{status:>6}  {}", f.display());
+    }
+    for (f, e) in &failures {
+        println!("\n{}:\n{e}", f.display());
+    }
+    println!("{} passed, {} failed", files.len() - failures.len(), failures.len());
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(CommandError::Failed(format!("{} detection test file(s) failed", failures.len())))
+    }
 }

@@ -29,6 +29,24 @@ pub struct Config {
     /// The query engine.
     #[serde(default)]
     pub engine: EngineConfig,
+    /// Live detection (`huntlake detect`).
+    #[serde(default)]
+    pub detect: DetectConfig,
+}
+
+/// `[detect]`
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Seconds between live detection cycles.
+    pub interval_seconds: Option<u64>,
+    /// How far back each cycle looks again, for late data (e.g. `2h`).
+    pub lookback: Option<String>,
+    /// Per detection and device, drop hits within this long of the last one (e.g. `1h`; `0s` = off).
+    pub suppress: Option<String>,
+    /// URLs that receive a JSON POST per new detection.
+    #[serde(default)]
+    pub webhooks: Vec<String>,
 }
 
 /// `[server]`
@@ -184,9 +202,37 @@ impl Config {
             .collect()
     }
 
+    pub fn detect_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.detect.interval_seconds.unwrap_or(30).max(1))
+    }
+
+    pub fn detect_lookback(&self) -> Result<chrono::Duration, ConfigError> {
+        parse_duration("detect.lookback", self.detect.lookback.as_deref().unwrap_or("2h"))
+    }
+
+    pub fn detect_suppress(&self) -> Result<chrono::Duration, ConfigError> {
+        parse_duration("detect.suppress", self.detect.suppress.as_deref().unwrap_or("0s"))
+    }
+
     pub fn memory_limit(&self) -> Result<Option<usize>, ConfigError> {
         self.engine.memory_limit.as_deref().map(parse_size).transpose()
     }
+}
+
+/// Parses `90s`, `15m`, `2h`, `7d`.
+pub fn parse_duration(setting: &'static str, text: &str) -> Result<chrono::Duration, ConfigError> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let invalid = || ConfigError::Invalid { setting, value: text.into(), reason: "use a number and s, m, h or d, e.g. 2h".into() };
+    let n: i64 = num.parse().map_err(|_| invalid())?;
+    Ok(match unit.trim() {
+        "s" | "" => chrono::Duration::seconds(n),
+        "m" | "min" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => return Err(invalid()),
+    })
 }
 
 /// Parses `4GiB`, `512MB`, `1073741824`.
@@ -225,6 +271,9 @@ mod tests {
         assert!(cfg.engine.memory_limit.is_some() && cfg.engine.spill_dir.is_some() && cfg.engine.sql_dir.is_some());
         cfg.listen().unwrap();
         cfg.memory_limit().unwrap();
+        assert!(cfg.detect.interval_seconds.is_some() && !cfg.detect.webhooks.is_empty());
+        assert_eq!(cfg.detect_lookback().unwrap(), chrono::Duration::hours(2));
+        assert_eq!(cfg.detect_suppress().unwrap(), chrono::Duration::hours(1));
     }
 
     #[test]

@@ -10,16 +10,23 @@
 //!   the `udfs` crate, PostgreSQL catalog emulation and the `sql/` views.
 //! * [`server`] — the Postgres endpoint; it sees only an [`engine::Engine`].
 //! * [`demo`] — the deterministic demo-lake generator.
+//! * [`detect`] — detections (`sql/detections/det_*.sql`): headers,
+//!   retro-hunts, live detection, webhooks; [`sqltest`] runs `.slt` tests.
+//! * [`bench`] — `huntlake bench`: huntlake against DuckDB on a generated
+//!   lake, timings printed only beside matching answers.
 //! * [`config`], [`cli`], [`commands`], [`output`] — settings, the command
 //!   line, what each command does, and result formats of `huntlake query`.
 
 #![recursion_limit = "256"]
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod detect;
 pub mod engine;
 pub mod lake;
 pub mod output;
 pub mod server;
+pub mod sqltest;

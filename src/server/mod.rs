@@ -41,6 +41,8 @@ pub struct ServerOptions {
     pub users: Vec<Credential>,
     /// Connections served at once; further ones wait for a free slot.
     pub max_connections: usize,
+    /// How long in-flight connections may finish after shutdown starts.
+    pub shutdown_grace: std::time::Duration,
 }
 
 struct Handlers {
@@ -124,6 +126,10 @@ pub async fn serve(
             }
         });
     }
-    tracing::info!("Stopped accepting connections.");
+    let max = options.max_connections.max(1) as u32;
+    tracing::info!(grace = ?options.shutdown_grace, "Stopped accepting connections; waiting for open ones.");
+    if tokio::time::timeout(options.shutdown_grace, slots.acquire_many(max)).await.is_err() {
+        tracing::warn!("Connections still open after the shutdown grace period are closed.");
+    }
     Ok(())
 }

@@ -134,6 +134,7 @@ pub async fn start(lake: LakeLocation) -> TestServer {
     let options = ServerOptions {
         users: vec![Credential { user: USER.into(), password: PASSWORD.into() }],
         max_connections: 64,
+        shutdown_grace: std::time::Duration::from_secs(5),
     };
     tokio::spawn(server::serve(engine.clone(), options, listener, async {
         let _ = stopped.await;

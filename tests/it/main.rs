@@ -1,5 +1,7 @@
 //! huntlake's integration tests: one binary, one module per area.
 
+mod band_join;
+mod detect;
 mod fixtures;
 mod lake;
 mod psql;
