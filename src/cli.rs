@@ -130,6 +130,44 @@ pub enum Command {
         #[command(subcommand)]
         bench: BenchCommand,
     },
+    /// Land network telemetry log files into the lake (network_flows,
+    /// assets). Files already ingested are remembered in
+    /// _state/checkpoints/files.json; lines that cannot be parsed go to
+    /// _state/quarantine/.
+    Ingest {
+        #[command(subcommand)]
+        source: IngestCommand,
+    },
+}
+
+/// The sources of `huntlake ingest`.
+#[derive(Debug, Subcommand)]
+pub enum IngestCommand {
+    /// Zeek conn.log (flows) and dhcp.log (assets), TSV or JSON, plain or .gz.
+    Zeek(IngestArgs),
+    /// Suricata EVE JSON (flow events), plain or .gz.
+    Suricata(IngestArgs),
+}
+
+/// Arguments shared by every `huntlake ingest` source.
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// Log files or folders (read recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Lake folder or URL (default: data/demo-lake).
+    #[arg(long, value_name = "URL")]
+    pub lake: Option<String>,
+    /// Rows per landed batch (bounds memory).
+    #[arg(long, default_value_t = crate::connectors::DEFAULT_BATCH_ROWS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub batch_rows: usize,
+    /// Keep running: read what was appended to the files (and new files in
+    /// the folders) every --interval-seconds, until interrupted (Ctrl-C).
+    #[arg(long)]
+    pub follow: bool,
+    /// Seconds between two reads with --follow.
+    #[arg(long, default_value_t = 10, requires = "follow", value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval_seconds: u64,
 }
 
 /// The benchmarks of `huntlake bench`.

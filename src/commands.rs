@@ -6,7 +6,7 @@ use std::path::Path;
 
 use tokio::net::TcpListener;
 
-use crate::cli::{BenchCommand, Cli, Command, DetectionsCommand};
+use crate::cli::{BenchCommand, Cli, Command, DetectionsCommand, IngestCommand};
 use crate::config::{Config, ConfigError};
 use crate::demo::{self, DemoSpec};
 use crate::engine::{Engine, EngineError, EngineOptions};
@@ -39,6 +39,8 @@ pub enum CommandError {
     Detect(#[from] crate::detect::DetectError),
     #[error("{0}")]
     Failed(String),
+    #[error(transparent)]
+    Ingest(#[from] crate::connectors::ConnectorError),
 }
 
 fn env(key: &str) -> Option<String> {
@@ -129,6 +131,17 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
                 test_detections(&config, dirs).await
             }
         },
+        Command::Ingest { source } => {
+            let (source, args) = match source {
+                IngestCommand::Zeek(args) => (crate::connectors::Source::Zeek, args),
+                IngestCommand::Suricata(args) => (crate::connectors::Source::Suricata, args),
+            };
+            if let Some(l) = args.lake {
+                config.lake = Some(l);
+            }
+            let follow = args.follow.then(|| std::time::Duration::from_secs(args.interval_seconds));
+            ingest(&config, source, &args.paths, args.batch_rows, follow).await
+        }
         Command::Docs { out } => {
             let write_err = |source| CommandError::Write { path: out.display().to_string(), source };
             if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -381,5 +394,35 @@ async fn test_detections(config: &Config, mut dirs: Vec<std::path::PathBuf>) -> 
         Ok(())
     } else {
         Err(CommandError::Failed(format!("{} detection test file(s) failed", failures.len())))
+    }
+}
+
+async fn ingest(
+    config: &Config,
+    source: crate::connectors::Source,
+    paths: &[std::path::PathBuf],
+    batch_rows: usize,
+    follow: Option<std::time::Duration>,
+) -> Result<(), CommandError> {
+    let lake = LakeLocation::parse(config.lake())?;
+    let options = crate::connectors::IngestOptions { batch_rows };
+    let mut first = true;
+    loop {
+        let summary = crate::connectors::ingest(&lake, source, paths, &options).await?;
+        // While following, quiet cycles print nothing.
+        if first || summary.files_read > 0 {
+            println!("{summary}");
+        }
+        first = false;
+        let Some(interval) = follow else { return Ok(()) };
+        // Checkpoints make every cycle read only what is new; stopping
+        // between cycles loses nothing.
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!(source = %source, "Interrupted; stopping after the last complete cycle.");
+                return Ok(());
+            }
+        }
     }
 }

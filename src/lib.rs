@@ -6,6 +6,8 @@
 //! # Layout
 //! * [`lake`] — the lake contract as code: schemas, the atomic partitioned
 //!   writer, the catalog of lake tables with `time` -> `date=` pruning.
+//! * [`connectors`] — Zeek and Suricata log files into `network_flows` and
+//!   `assets`, with checkpoints, quarantine and entity resolution.
 //! * [`engine`] — THE wiring point: one DataFusion context with the lake,
 //!   the `udfs` crate, PostgreSQL catalog emulation and the `sql/` views.
 //! * [`server`] — the Postgres endpoint; it sees only an [`engine::Engine`].
@@ -23,6 +25,7 @@ pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod connectors;
 pub mod demo;
 pub mod detect;
 pub mod engine;

@@ -3,6 +3,7 @@
 mod band_join;
 mod detect;
 mod fixtures;
+mod ingest;
 mod lake;
 mod psql;
 mod server;
