@@ -27,6 +27,8 @@ const KNOWN: &[(&str, &str, bool)] = &[
     ("integer_datetimes", "on", true),
     ("intervalstyle", "postgres", false),
     ("is_superuser", "off", true),
+    // No JIT compilation in huntlake; clients (asyncpg) switch it off.
+    ("jit", "off", false),
     ("lc_collate", "C.UTF-8", true),
     ("lc_ctype", "C.UTF-8", true),
     ("lc_messages", "C.UTF-8", false),

@@ -207,12 +207,27 @@ impl QueryService {
             }
             Action::ReadOnly(command) => Err(errors::read_only(command)),
             Action::Plan(statement) => {
+                // `set_config(...)` changes the session once the statement has
+                // started: settings it reads keep their previous value.
+                let set_configs = statement::set_config_calls(statement);
+                let mut probe = session.settings();
+                for (name, value, _) in &set_configs {
+                    probe.set(name, value).map_err(|e| errors::setting_error(&e))?;
+                }
                 let deadline = encode::deadline(session.settings().statement_timeout());
                 let plan = match plan {
                     Some(p) => p,
                     None => encode::within(deadline, plan_statement(session, statement)).await?,
                 };
-                self.execute_plan(session, plan, format, deadline).await
+                let response = self.execute_plan(session, plan, format, deadline).await?;
+                session.update_settings(|s| {
+                    for (name, value, is_local) in &set_configs {
+                        if !is_local {
+                            let _ = s.set(name, value);
+                        }
+                    }
+                });
+                Ok(response)
             }
         }
     }

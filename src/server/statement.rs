@@ -39,7 +39,11 @@ pub enum Action {
 /// Parses a (possibly multi-statement) SQL string.
 pub fn parse(sql: &str, compat: &PostgresCompatibilityParser) -> Result<Vec<Action>, ParserError> {
     let statements = if is_catalog_query(sql) {
-        compat.parse(sql)?
+        let mut statements = compat.parse(sql)?;
+        for statement in &mut statements {
+            rewrite_catalog_query(statement);
+        }
+        statements
     } else {
         Parser::parse_sql(&PostgreSqlDialect {}, sql)?
     };
@@ -90,6 +94,9 @@ fn classify(statement: Statement) -> Action {
         Statement::ReleaseSavepoint { .. } => Action::NoOp("RELEASE"),
         Statement::Discard { .. } => Action::NoOp("DISCARD ALL"),
         Statement::Deallocate { .. } => Action::NoOp("DEALLOCATE"),
+        // No cursors or notification channels exist (connection-reset chatter).
+        Statement::Close { .. } => Action::NoOp("CLOSE CURSOR"),
+        Statement::UNLISTEN { .. } => Action::NoOp("UNLISTEN"),
         Statement::Insert(_) => Action::ReadOnly("INSERT".into()),
         Statement::Update { .. } => Action::ReadOnly("UPDATE".into()),
         Statement::Delete(_) => Action::ReadOnly("DELETE".into()),
@@ -158,6 +165,491 @@ fn expr_text(e: &Expr) -> String {
     }
 }
 
+/// `set_config(name, value, is_local)` calls with literal arguments in a
+/// statement, as `(name, value, is_local)`. The function itself only returns
+/// `value`; the server applies these to the session (a session-level change
+/// when `is_local` is false; a transaction-local one is dropped, since
+/// huntlake's transactions end with the statement).
+pub fn set_config_calls(statement: &Statement) -> Vec<(String, String, bool)> {
+    use datafusion::sql::sqlparser::ast::{visit_expressions, FunctionArg, FunctionArgExpr, FunctionArguments};
+    let mut calls = Vec::new();
+    let _ = visit_expressions(statement, |e| {
+        if let Expr::Function(f) = e {
+            let name = f.name.0.last().map(|p| p.to_string().to_ascii_lowercase()).unwrap_or_default();
+            if name == "set_config" {
+                if let FunctionArguments::List(list) = &f.args {
+                    let args: Vec<Option<&Value>> = list
+                        .args
+                        .iter()
+                        .map(|a| match a {
+                            FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v))) => Some(&v.value),
+                            _ => None,
+                        })
+                        .collect();
+                    if let [Some(n), Some(v), Some(local)] = args.as_slice() {
+                        let text = |v: &Value| match v {
+                            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Some(s.clone()),
+                            Value::Number(n, _) => Some(n.to_string()),
+                            _ => None,
+                        };
+                        let local = matches!(local, Value::Boolean(true));
+                        if let (Some(n), Some(v)) = (text(n), text(v)) {
+                            calls.push((n, v, local));
+                        }
+                    }
+                }
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    calls
+}
+
+/// Rewrites of catalog queries for shapes datafusion-pg-catalog does not
+/// cover, each giving PostgreSQL's answer for a database of lake tables:
+///
+/// - `LIKE p ESCAPE 'c'` with another escape than `\`: the (literal) pattern
+///   is rewritten to use `\`, which is all DataFusion supports.
+/// - `pg_class.reloptions`: NULL (no relation has storage options).
+/// - `information_schema.columns` gains `udt_name` and PostgreSQL
+///   `data_type` names, taken from `pg_catalog.pg_attribute` / `pg_type`.
+pub fn rewrite_catalog_query(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::VisitMut;
+    let _ = statement.visit(&mut CatalogRewrite);
+}
+
+struct CatalogRewrite;
+
+/// Columns of `information_schema.columns` with PostgreSQL's `data_type` and
+/// `udt_name`; other columns are DataFusion's.
+const PG_COLUMNS: &str = "SELECT c.table_catalog, c.table_schema, c.table_name, c.column_name, \
+     c.ordinal_position, c.column_default, c.is_nullable, \
+     CASE WHEN t.oid IS NULL THEN c.data_type WHEN t.typcategory = 'A' THEN 'ARRAY' \
+          ELSE format_type(a.atttypid, NULL) END AS data_type, \
+     c.character_maximum_length, c.character_octet_length, c.numeric_precision, \
+     c.numeric_precision_radix, c.numeric_scale, c.datetime_precision, c.interval_type, \
+     c.table_catalog AS udt_catalog, CASE WHEN t.oid IS NULL THEN NULL ELSE 'pg_catalog' END AS udt_schema, \
+     t.typname AS udt_name \
+     FROM information_schema.columns c \
+     LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = c.table_schema \
+     LEFT JOIN pg_catalog.pg_class r ON r.relnamespace = n.oid AND r.relname = c.table_name \
+     LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attname = c.column_name \
+     LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid";
+
+fn is_reloptions(e: &Expr) -> bool {
+    match e {
+        Expr::Identifier(i) => i.value.eq_ignore_ascii_case("reloptions"),
+        Expr::CompoundIdentifier(parts) => parts.last().is_some_and(|i| i.value.eq_ignore_ascii_case("reloptions")),
+        _ => false,
+    }
+}
+
+fn pg_columns_factor(alias: Option<datafusion::sql::sqlparser::ast::TableAlias>) -> Option<datafusion::sql::sqlparser::ast::TableFactor> {
+    use datafusion::sql::sqlparser::ast::{SetExpr, TableFactor};
+    let sql = format!("SELECT * FROM ({PG_COLUMNS}) AS columns");
+    let Ok(mut parsed) = Parser::parse_sql(&PostgreSqlDialect {}, &sql) else { return None };
+    let Statement::Query(q) = parsed.remove(0) else { return None };
+    let SetExpr::Select(select) = *q.body else { return None };
+    let mut factor = select.from.into_iter().next()?.relation;
+    if let (TableFactor::Derived { alias: a, .. }, Some(alias)) = (&mut factor, alias) {
+        *a = Some(alias);
+    }
+    Some(factor)
+}
+
+/// `pattern ESCAPE 'c'` as a `\`-escaped literal pattern, when the pattern is
+/// made of string literals (joined with `||`).
+fn backslash_pattern(pattern: &Expr, escape: char) -> Option<String> {
+    fn literal(e: &Expr) -> Option<String> {
+        use datafusion::sql::sqlparser::ast::BinaryOperator;
+        match e {
+            Expr::Value(v) => match &v.value {
+                Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Some(s.clone()),
+                _ => None,
+            },
+            Expr::Nested(e) => literal(e),
+            Expr::BinaryOp { left, op: BinaryOperator::StringConcat, right } => Some(literal(left)? + &literal(right)?),
+            _ => None,
+        }
+    }
+    let text = literal(pattern)?;
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == escape {
+            match chars.next() {
+                Some(n @ ('%' | '_' | '\\')) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                Some(n) => out.push(n),
+                None => return None, // PostgreSQL: "LIKE pattern must not end with escape character"
+            }
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+/// `int2vector` / `int2[]` columns that datafusion-pg-catalog stores as
+/// text, and whether their subscripts start at 0 (`int2vector`) or 1.
+fn int_vector_column(e: &Expr) -> Option<bool> {
+    let name = match e {
+        Expr::Identifier(i) => &i.value,
+        Expr::CompoundIdentifier(parts) => &parts.last()?.value,
+        _ => return None,
+    };
+    match name.to_ascii_lowercase().as_str() {
+        // `i_indoption`: JDBC getIndexInfo's alias of `indoption`, subscripted outside its subquery.
+        "indkey" | "indoption" | "indclass" | "indcollation" | "i_indoption" => Some(true),
+        "conkey" | "confkey" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_expr(sql: &str) -> Option<Expr> {
+    Parser::new(&PostgreSqlDialect {}).try_with_sql(sql).ok()?.parse_expr().ok()
+}
+
+/// `X` as an array expression: int-vector text columns are converted.
+fn as_array(e: &Expr) -> Expr {
+    if int_vector_column(e).is_some() {
+        parse_expr(&format!("_huntlake_int2vector({e})")).unwrap_or_else(|| e.clone())
+    } else {
+        e.clone()
+    }
+}
+
+fn function_name(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Function(f) => f.name.0.last().map(|p| p.to_string().to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
+fn function_args(e: &Expr) -> Vec<Expr> {
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    match e {
+        Expr::Function(f) => match &f.args {
+            FunctionArguments::List(list) => list
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => vec![],
+        },
+        _ => vec![],
+    }
+}
+
+/// `generate_subscripts(X, 1)` / the `n` of `_pg_expandarray(X)`: 1..=len.
+fn subscripts_expr(array: &Expr) -> Option<Expr> {
+    parse_expr(&format!("unnest(range(1, CAST(coalesce(array_length({array}), 0) AS BIGINT) + 1))"))
+}
+
+fn unwrap_nested(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(inner) => unwrap_nested(inner),
+        other => other,
+    }
+}
+
+/// Array-valued uses of int-vector columns (`unnest(indkey)`,
+/// `conkey[i]`), `generate_subscripts` and JDBC's
+/// `information_schema._pg_expandarray(X)` (a set-returning function of
+/// `(x, n)` records) in terms of DataFusion's `unnest`.
+fn rewrite_array_use(expr: &mut Expr) -> bool {
+    use datafusion::sql::sqlparser::ast::{AccessExpr, Subscript};
+    let name = function_name(expr);
+    match name.as_deref() {
+        Some("unnest" | "array_length" | "array_upper" | "array_lower" | "cardinality" | "array_to_string") => {
+            let args = function_args(expr);
+            if args.first().and_then(int_vector_column).is_some() {
+                if let Expr::Function(f) = expr {
+                    if let datafusion::sql::sqlparser::ast::FunctionArguments::List(list) = &mut f.args {
+                        if let Some(datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
+                            datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(first),
+                        )) = list.args.first_mut()
+                        {
+                            *first = as_array(first);
+                            return true;
+                        }
+                    }
+                }
+            }
+            false
+        }
+        Some("generate_subscripts") => {
+            let args = function_args(expr);
+            match args.first().map(as_array).as_ref().and_then(subscripts_expr) {
+                Some(new) => {
+                    *expr = new;
+                    true
+                }
+                None => false,
+            }
+        }
+        Some("_pg_expandarray") => {
+            let args = function_args(expr);
+            match args.first().map(as_array).and_then(|a| parse_expr(&format!("unnest(_huntlake_expandarray({a}))"))) {
+                Some(new) => {
+                    *expr = new;
+                    true
+                }
+                None => false,
+            }
+        }
+        _ => {
+            let Expr::CompoundFieldAccess { root, access_chain } = expr else { return false };
+            // (_pg_expandarray(X)).n / .x
+            if function_name(unwrap_nested(root)).as_deref() == Some("_pg_expandarray") && access_chain.len() == 1 {
+                let field = match &access_chain[0] {
+                    AccessExpr::Dot(Expr::Identifier(i)) => i.value.to_ascii_lowercase(),
+                    _ => return false,
+                };
+                let Some(array) = function_args(unwrap_nested(root)).first().map(as_array) else { return false };
+                let new = match field.as_str() {
+                    "n" => subscripts_expr(&array),
+                    "x" => parse_expr(&format!("unnest({array})")),
+                    _ => None,
+                };
+                if let Some(new) = new {
+                    *expr = new;
+                    return true;
+                }
+                return false;
+            }
+            // (record).field -> get_field(record, 'field')
+            if let (Expr::Nested(inner), [AccessExpr::Dot(Expr::Identifier(field))]) = (&**root, access_chain.as_slice()) {
+                if let Some(new) = parse_expr(&format!("get_field({inner}, '{}')", field.value.replace('\'', "''"))) {
+                    *expr = new;
+                    return true;
+                }
+            }
+            // `t.conkey[i]` parses as root `t` with accesses `.conkey`, `[i]`:
+            // fold leading `.name` accesses into the root identifier.
+            if let Expr::Identifier(first) = &**root {
+                let dots = access_chain
+                    .iter()
+                    .take_while(|a| matches!(a, AccessExpr::Dot(Expr::Identifier(_))))
+                    .count();
+                if dots > 0 && dots < access_chain.len() {
+                    let mut parts = vec![first.clone()];
+                    for a in access_chain.drain(..dots) {
+                        if let AccessExpr::Dot(Expr::Identifier(i)) = a {
+                            parts.push(i);
+                        }
+                    }
+                    **root = Expr::CompoundIdentifier(parts);
+                }
+            }
+            // int2vector[i] (0-based) / int2[][i] (1-based)
+            let Some(zero_based) = int_vector_column(root) else { return false };
+            if let Some(AccessExpr::Subscript(Subscript::Index { index })) = access_chain.first_mut() {
+                if zero_based {
+                    if let Some(shifted) = parse_expr(&format!("({index}) + 1")) {
+                        *index = shifted;
+                    }
+                }
+                **root = as_array(root);
+                return true;
+            }
+            false
+        }
+    }
+}
+
+const AGGREGATES: &[&str] = &[
+    "count", "min", "max", "sum", "avg", "array_agg", "string_agg", "bool_and", "bool_or", "every",
+    "first_value", "last_value", "json_agg", "jsonb_agg", "json_object_agg",
+];
+
+/// Whether an expression contains an aggregate call (not looking into subqueries).
+fn has_aggregate(e: &Expr) -> bool {
+    use datafusion::sql::sqlparser::ast::visit_expressions;
+    let found = visit_expressions(e, |e| match function_name(e) {
+        Some(n) if AGGREGATES.contains(&n.as_str()) => std::ops::ControlFlow::Break(()),
+        _ => std::ops::ControlFlow::Continue(()),
+    });
+    found.is_break()
+}
+
+/// A scalar subquery `(SELECT e FROM ... WHERE ...)` with no aggregate:
+/// PostgreSQL returns its single row's value (NULL for none), DataFusion
+/// only decorrelates aggregated subqueries. `first_value(e)` gives the same
+/// answer for zero or one row (catalog lookups by key, as SQLAlchemy's
+/// column defaults and identity options).
+fn aggregate_scalar_subquery(query: &mut datafusion::sql::sqlparser::ast::Query) {
+    use datafusion::sql::sqlparser::ast::{GroupByExpr, SelectItem, SetExpr};
+    if query.limit_clause.is_some() || query.with.is_some() {
+        return;
+    }
+    let SetExpr::Select(select) = &mut *query.body else { return };
+    let grouped = match &select.group_by {
+        GroupByExpr::All(_) => true,
+        GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
+    };
+    if grouped || select.having.is_some() || select.distinct.is_some() || select.projection.len() != 1 {
+        return;
+    }
+    let (expr, alias) = match &select.projection[0] {
+        SelectItem::UnnamedExpr(e) => (e.clone(), None),
+        SelectItem::ExprWithAlias { expr, alias } => (expr.clone(), Some(alias.clone())),
+        _ => return,
+    };
+    if has_aggregate(&expr) {
+        return;
+    }
+    let Some(wrapped) = parse_expr("first_value(NULL)") else { return };
+    let Expr::Function(mut f) = wrapped else { return };
+    if let datafusion::sql::sqlparser::ast::FunctionArguments::List(list) = &mut f.args {
+        list.args = vec![datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
+            datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(expr),
+        )];
+    }
+    select.projection[0] = match alias {
+        Some(alias) => SelectItem::ExprWithAlias { expr: Expr::Function(f), alias },
+        None => SelectItem::UnnamedExpr(Expr::Function(f)),
+    };
+}
+
+/// `w` without its top-level `AND` conjuncts equal to `c`.
+fn without_conjunct(w: Expr, c: &Expr) -> Option<Expr> {
+    use datafusion::sql::sqlparser::ast::BinaryOperator;
+    match w {
+        Expr::BinaryOp { left, op: BinaryOperator::And, right } => {
+            match (without_conjunct(*left, c), without_conjunct(*right, c)) {
+                (Some(l), Some(r)) => Some(Expr::BinaryOp { left: Box::new(l), op: BinaryOperator::And, right: Box::new(r) }),
+                (l, r) => l.or(r),
+            }
+        }
+        other if unwrap_nested(&other) == c => None,
+        other => Some(other),
+    }
+}
+
+/// `CASE WHEN c THEN (subquery) [ELSE NULL] END` -> `_huntlake_if(c, (subquery))`:
+/// the same value, in a form DataFusion can decorrelate (it does not plan
+/// subqueries inside CASE).
+fn fold_case_subquery(expr: &mut Expr) {
+    let Expr::Case { operand: None, conditions, else_result, .. } = expr else { return };
+    let else_null = match else_result.as_deref() {
+        None => true,
+        Some(Expr::Value(v)) => v.value == Value::Null,
+        _ => false,
+    };
+    if !else_null || conditions.len() != 1 || !matches!(conditions[0].result, Expr::Subquery(_)) {
+        return;
+    }
+    // SQLAlchemy repeats the condition inside the subquery (`WHERE
+    // attribute.atthasdef AND ...`); a predicate on outer columns only
+    // cannot be decorrelated, and it is true wherever the subquery is used.
+    let condition = unwrap_nested(&conditions[0].condition).clone();
+    if let Expr::Subquery(query) = &mut conditions[0].result {
+        if let datafusion::sql::sqlparser::ast::SetExpr::Select(select) = &mut *query.body {
+            if let Some(w) = select.selection.take() {
+                select.selection = without_conjunct(w, &condition);
+            }
+        }
+    }
+    let Some(Expr::Function(mut f)) = parse_expr("_huntlake_if(NULL, NULL)") else { return };
+    if let datafusion::sql::sqlparser::ast::FunctionArguments::List(list) = &mut f.args {
+        list.args = vec![
+            datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
+                datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(conditions[0].condition.clone()),
+            ),
+            datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
+                datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(conditions[0].result.clone()),
+            ),
+        ];
+    }
+    *expr = Expr::Function(f);
+}
+
+impl datafusion::sql::sqlparser::ast::VisitorMut for CatalogRewrite {
+    type Break = ();
+
+    fn pre_visit_select(&mut self, select: &mut datafusion::sql::sqlparser::ast::Select) -> std::ops::ControlFlow<()> {
+        use datafusion::sql::sqlparser::ast::{Ident, SelectItem};
+        for item in &mut select.projection {
+            if let SelectItem::UnnamedExpr(e) = item {
+                if is_reloptions(e) {
+                    *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: Ident::new("reloptions") };
+                }
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn post_visit_table_factor(
+        &mut self,
+        factor: &mut datafusion::sql::sqlparser::ast::TableFactor,
+    ) -> std::ops::ControlFlow<()> {
+        use datafusion::sql::sqlparser::ast::TableFactor;
+        if let TableFactor::Table { name, alias, args: None, .. } = factor {
+            let parts: Vec<String> = name.0.iter().map(|p| p.to_string().to_ascii_lowercase()).collect();
+            let n = parts.len();
+            if n >= 2 && parts[n - 2] == "information_schema" && parts[n - 1] == "columns" {
+                if let Some(new) = pg_columns_factor(alias.clone()) {
+                    *factor = new;
+                }
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
+        // Before children: `(_pg_expandarray(X)).n` must be seen whole.
+        rewrite_array_use(expr);
+        if let Expr::Subquery(query) = expr {
+            aggregate_scalar_subquery(query);
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
+        use datafusion::sql::sqlparser::ast::{DataType, ValueWithSpan};
+        fold_case_subquery(expr);
+        match expr {
+            Expr::Like { pattern, escape_char: escape @ Some(_), .. }
+            | Expr::ILike { pattern, escape_char: escape @ Some(_), .. } => {
+                let esc = match escape.as_ref().map(|v| &v.value) {
+                    Some(Value::SingleQuotedString(s)) if s.chars().count() == 1 => s.chars().next(),
+                    _ => None,
+                };
+                if let Some(esc) = esc.filter(|c| *c != '\\') {
+                    if let Some(p) = backslash_pattern(pattern, esc) {
+                        **pattern = Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(p)));
+                        *escape = None;
+                    }
+                } else if esc == Some('\\') {
+                    *escape = None;
+                }
+            }
+            e if is_reloptions(e) => {
+                *e = Expr::Cast {
+                    kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
+                    expr: Box::new(Expr::Value(ValueWithSpan::from(Value::Null))),
+                    data_type: DataType::Array(datafusion::sql::sqlparser::ast::ArrayElemTypeDef::SquareBracket(
+                        Box::new(DataType::Text),
+                        None,
+                    )),
+                    array: false,
+                    format: None,
+                };
+            }
+            _ => {}
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +691,50 @@ mod tests {
         assert!(is_catalog_query("SELECT * FROM pg_catalog.pg_class"));
         assert!(is_catalog_query("select 'edr_alerts'::regclass"));
         assert!(!is_catalog_query("SELECT entity, (SELECT max(time) FROM edr_alerts) FROM network_flows"));
+    }
+
+    fn rewritten(sql: &str) -> String {
+        match one(sql) {
+            Action::Plan(s) => s.to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn like_escape_is_rewritten_to_backslash() {
+        let sql = rewritten("SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg/_' || '%' ESCAPE '/'");
+        assert!(sql.contains(r"NOT LIKE 'pg\_%'"), "{sql}");
+        assert!(!sql.contains("ESCAPE"), "{sql}");
+        assert_eq!(backslash_pattern(&Expr::value(Value::SingleQuotedString("a!%b\\c".into())), '!').as_deref(), Some(r"a\%b\\c"));
+    }
+
+    #[test]
+    fn reloptions_and_udt_name() {
+        let sql = rewritten("SELECT pg_catalog.pg_class.relname, pg_catalog.pg_class.reloptions FROM pg_catalog.pg_class");
+        assert!(sql.contains("CAST(NULL AS TEXT[]) AS reloptions"), "{sql}");
+        let sql = rewritten("SELECT column_name, udt_name FROM information_schema.columns WHERE table_name = 'x'");
+        assert!(sql.contains("t.typname AS udt_name"), "{sql}");
+        assert!(sql.contains(") AS columns WHERE"), "{sql}");
+    }
+
+    #[test]
+    fn array_and_subquery_rewrites() {
+        let sql = rewritten("SELECT unnest(i.indkey), generate_subscripts(i.indkey, 1), i.indoption[0], c.conkey[1] FROM pg_catalog.pg_index i, pg_catalog.pg_constraint c");
+        assert!(sql.contains("unnest(_huntlake_int2vector(i.indkey))"), "{sql}");
+        assert!(sql.contains("unnest(range(1, CAST(coalesce(array_length(_huntlake_int2vector(i.indkey)), 0) AS BIGINT) + 1))"), "{sql}");
+        assert!(sql.contains("_huntlake_int2vector(i.indoption)[(0) + 1]"), "{sql}");
+        assert!(sql.contains("_huntlake_int2vector(c.conkey)[1]"), "{sql}");
+        let sql = rewritten("SELECT (information_schema._pg_expandarray(i.indkey)).n, information_schema._pg_expandarray(i.indkey) AS keys FROM pg_catalog.pg_index i");
+        assert!(sql.contains("unnest(_huntlake_expandarray(_huntlake_int2vector(i.indkey))) AS keys"), "{sql}");
+        let sql = rewritten("SELECT CASE WHEN a.atthasdef THEN (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d WHERE a.atthasdef AND d.adrelid = a.attrelid) ELSE NULL END FROM pg_catalog.pg_attribute a");
+        assert!(sql.contains("_huntlake_if(a.atthasdef, (SELECT first_value(pg_get_expr(d.adbin, d.adrelid)) FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid))"), "{sql}");
+    }
+
+    #[test]
+    fn set_config_arguments() {
+        let Action::Plan(s) = one("SELECT current_setting('jit') AS cur, set_config('jit', 'off', false) AS new") else { panic!() };
+        assert_eq!(set_config_calls(&s), vec![("jit".to_string(), "off".to_string(), false)]);
+        let Action::Plan(s) = one("SELECT pg_catalog.set_config('search_path', '', true)") else { panic!() };
+        assert_eq!(set_config_calls(&s), vec![("search_path".to_string(), String::new(), true)]);
     }
 }

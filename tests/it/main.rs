@@ -1,6 +1,7 @@
 //! huntlake's integration tests: one binary, one module per area.
 
 mod band_join;
+mod client_queries;
 mod detect;
 mod fixtures;
 mod ingest;
