@@ -34,11 +34,13 @@ pub fn builtin_sql_files() -> Vec<SqlFile> {
 /// Reads every `.sql` file of `dir` (sorted by name).
 pub fn read_sql_dir(dir: &Path) -> Result<Vec<SqlFile>, EngineError> {
     let io = |source| EngineError::SqlDir { path: dir.display().to_string(), source };
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .collect();
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_some_and(|e| e == "sql") {
+            paths.push(path);
+        }
+    }
     paths.sort();
     paths
         .into_iter()
