@@ -130,17 +130,38 @@ pub enum Command {
         #[command(subcommand)]
         bench: BenchCommand,
     },
-    /// Land network telemetry log files into the lake (network_flows,
-    /// assets). Files already ingested are remembered in
-    /// _state/checkpoints/files.json; lines that cannot be parsed go to
+    /// Land data into the lake: without a source, run the connectors of the
+    /// config file (`[connectors.*]`: Defender, CrowdStrike, SentinelOne
+    /// APIs and Zeek/Suricata folders); with `zeek`/`suricata`, read the
+    /// given files. Positions are kept in _state/checkpoints/, so every run
+    /// lands only what is new; records that cannot be parsed go to
     /// _state/quarantine/.
     Ingest {
         #[command(subcommand)]
-        source: IngestCommand,
+        source: Option<IngestCommand>,
+        /// Poll once and exit (the default).
+        #[arg(long, conflicts_with = "follow")]
+        once: bool,
+        /// Keep polling every [ingest] interval_seconds until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// Lake folder or URL (default: the config's, else data/demo-lake).
+        #[arg(long, value_name = "URL")]
+        lake: Option<String>,
+    },
+    /// Merge small part files and drop superseded alert versions and
+    /// repeated flows, atomically per partition.
+    Compact {
+        /// Lake folder or URL (default: the config's, else data/demo-lake).
+        #[arg(long, value_name = "URL")]
+        lake: Option<String>,
+        /// Tables to compact (default: all).
+        #[arg(long = "table", value_name = "TABLE")]
+        tables: Vec<String>,
     },
 }
 
-/// The sources of `huntlake ingest`.
+/// The file sources of `huntlake ingest`.
 #[derive(Debug, Subcommand)]
 pub enum IngestCommand {
     /// Zeek conn.log (flows) and dhcp.log (assets), TSV or JSON, plain or .gz.

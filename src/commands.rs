@@ -131,16 +131,28 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
                 test_detections(&config, dirs).await
             }
         },
-        Command::Ingest { source } => {
+        Command::Ingest { source: Some(source), once: _, follow: parent_follow, lake } => {
             let (source, args) = match source {
                 IngestCommand::Zeek(args) => (crate::connectors::Source::Zeek, args),
                 IngestCommand::Suricata(args) => (crate::connectors::Source::Suricata, args),
             };
-            if let Some(l) = args.lake {
+            if let Some(l) = args.lake.or(lake) {
                 config.lake = Some(l);
             }
-            let follow = args.follow.then(|| std::time::Duration::from_secs(args.interval_seconds));
+            let follow = (args.follow || parent_follow).then(|| std::time::Duration::from_secs(args.interval_seconds));
             ingest(&config, source, &args.paths, args.batch_rows, follow).await
+        }
+        Command::Ingest { source: None, once: _, follow, lake } => {
+            if let Some(l) = lake {
+                config.lake = Some(l);
+            }
+            ingest_configured(&config, follow).await
+        }
+        Command::Compact { lake, tables } => {
+            if let Some(l) = lake {
+                config.lake = Some(l);
+            }
+            compact(&config, &tables).await
         }
         Command::Docs { out } => {
             let write_err = |source| CommandError::Write { path: out.display().to_string(), source };
@@ -425,4 +437,67 @@ async fn ingest(
             }
         }
     }
+}
+
+/// Runs every connector of the config file, once or until interrupted.
+async fn ingest_configured(config: &Config, follow: bool) -> Result<(), CommandError> {
+    use crate::connectors::{alert_store::AlertStore, api};
+    let lake = LakeLocation::parse(config.lake())?;
+    let mut sources = api::configured_sources(config, env)?;
+    let files = &config.connectors;
+    if sources.is_empty() && files.zeek.is_none() && files.suricata.is_none() {
+        return Err(CommandError::Failed(
+            "no connectors configured: add [connectors.mde], [connectors.crowdstrike], [connectors.sentinelone], \
+             [connectors.zeek] or [connectors.suricata] to the config file (see huntlake.example.toml) and pass --config"
+                .into(),
+        ));
+    }
+    let options = api::PollOptions { overlap: config.ingest_overlap()?, initial_lookback: config.ingest_initial_lookback()? };
+    let file_options = crate::connectors::IngestOptions::default();
+    loop {
+        let mut failures = Vec::new();
+        // File sources first: DHCP leases resolve the entities of flows.
+        for (source, cfg) in [(crate::connectors::Source::Zeek, &files.zeek), (crate::connectors::Source::Suricata, &files.suricata)] {
+            let Some(cfg) = cfg else { continue };
+            match crate::connectors::ingest(&lake, source, &cfg.paths, &file_options).await {
+                Ok(summary) => println!("{summary}"),
+                Err(e) => {
+                    tracing::error!(source = %source, error = %e, "Connector failed; the others continue.");
+                    failures.push(e.to_string());
+                }
+            }
+        }
+        if !sources.is_empty() {
+            let mut store = AlertStore::open(&lake).await?;
+            for source in sources.iter_mut() {
+                match api::poll(&lake, &mut store, source.as_mut(), &options).await {
+                    Ok(summary) => println!("{summary}"),
+                    Err(e) => {
+                        tracing::error!(connector = source.vendor(), error = %e, "Connector failed; the others continue.");
+                        failures.push(e.to_string());
+                    }
+                }
+            }
+        }
+        if !follow {
+            return if failures.is_empty() { Ok(()) } else { Err(CommandError::Failed(failures.join("\n"))) };
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(config.ingest_interval()) => {}
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("Interrupted; stopping after the last complete poll.");
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn compact(config: &Config, tables: &[String]) -> Result<(), CommandError> {
+    let lake = LakeLocation::parse(config.lake())?;
+    let all: Vec<String> = crate::lake::schema::TABLES.iter().map(|t| t.to_string()).collect();
+    for table in if tables.is_empty() { &all } else { tables } {
+        let summary = crate::lake::compact::compact(&lake, table).await?;
+        println!("{summary}");
+    }
+    Ok(())
 }

@@ -32,6 +32,156 @@ pub struct Config {
     /// Live detection (`huntlake detect`).
     #[serde(default)]
     pub detect: DetectConfig,
+    /// How `huntlake ingest` polls and retries.
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    /// The sources `huntlake ingest` reads (vendor APIs and log folders).
+    #[serde(default)]
+    pub connectors: ConnectorsConfig,
+}
+
+/// `[ingest]`
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Seconds between polls with `huntlake ingest --follow`.
+    pub interval_seconds: Option<u64>,
+    /// Each poll re-reads alerts updated this long before the last one seen
+    /// (e.g. `5m`), for vendors whose updates become visible late.
+    pub overlap: Option<String>,
+    /// How far back the first poll of a connector reaches (e.g. `30d`).
+    pub initial_lookback: Option<String>,
+    /// Attempts per HTTP request on 5xx/timeouts, the first included.
+    pub max_attempts: Option<u32>,
+    /// First backoff after a failed request, in milliseconds; doubles each time.
+    pub backoff_ms: Option<u64>,
+    /// Seconds before an HTTP request times out.
+    pub timeout_seconds: Option<u64>,
+}
+
+/// `[connectors]`: each configured source is read by `huntlake ingest`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorsConfig {
+    pub mde: Option<MdeConfig>,
+    pub crowdstrike: Option<CrowdStrikeConfig>,
+    pub sentinelone: Option<SentinelOneConfig>,
+    pub zeek: Option<FilesConfig>,
+    pub suricata: Option<FilesConfig>,
+}
+
+/// `[connectors.mde]`: Microsoft Defender for Endpoint.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MdeConfig {
+    /// `graph` (Microsoft Graph security/alerts_v2, default) or `defender`
+    /// (the Defender for Endpoint API, api/alerts).
+    pub api: Option<String>,
+    /// Entra tenant id.
+    pub tenant_id: String,
+    /// App registration (client) id.
+    pub client_id: String,
+    /// Client secret; prefer `client_secret_env` (default variable:
+    /// HUNTLAKE_MDE_CLIENT_SECRET).
+    pub client_secret: Option<String>,
+    pub client_secret_env: Option<String>,
+    /// API base URL (default https://graph.microsoft.com, or
+    /// https://api.securitycenter.microsoft.com for `defender`).
+    pub base_url: Option<String>,
+    /// Token URL (default https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token).
+    pub token_url: Option<String>,
+    /// OAuth2 scope (default: the API's `.default` scope).
+    pub scope: Option<String>,
+    /// Alerts per page.
+    pub page_size: Option<usize>,
+    /// Graph only: keep to alerts of Defender for Endpoint (default true).
+    pub endpoint_only: Option<bool>,
+}
+
+/// `[connectors.crowdstrike]`: CrowdStrike Falcon.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CrowdStrikeConfig {
+    pub client_id: String,
+    /// Prefer `client_secret_env` (default variable: HUNTLAKE_CROWDSTRIKE_CLIENT_SECRET).
+    pub client_secret: Option<String>,
+    pub client_secret_env: Option<String>,
+    /// Falcon cloud: us-1 (default), us-2, eu-1, us-gov-1, us-gov-2.
+    pub region: Option<String>,
+    /// API base URL; overrides `region` (proxies, local test servers).
+    pub base_url: Option<String>,
+    /// Token URL (default {base_url}/oauth2/token).
+    pub token_url: Option<String>,
+    /// MSSP: the child CID to act for.
+    pub member_cid: Option<String>,
+    /// `query` (ids, then entities in batches of at most 1000; default) or
+    /// `combined` (the `after` cursor endpoint).
+    pub mode: Option<String>,
+    /// Alerts per page (at most 1000).
+    pub page_size: Option<usize>,
+}
+
+/// `[connectors.sentinelone]`: SentinelOne threats.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelOneConfig {
+    /// Management console URL, e.g. https://usea1-corp.sentinelone.net.
+    pub base_url: String,
+    /// Prefer `api_token_env` (default variable: HUNTLAKE_SENTINELONE_API_TOKEN).
+    pub api_token: Option<String>,
+    pub api_token_env: Option<String>,
+    /// Console URL for deep links, when it differs from `base_url`.
+    pub console_url: Option<String>,
+    /// Restrict to these sites / accounts.
+    #[serde(default)]
+    pub site_ids: Vec<String>,
+    #[serde(default)]
+    pub account_ids: Vec<String>,
+    /// Threats per page (at most 1000).
+    pub page_size: Option<usize>,
+}
+
+/// `[connectors.zeek]` / `[connectors.suricata]`: log files and folders.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    pub paths: Vec<PathBuf>,
+}
+
+macro_rules! redacted_debug {
+    ($t:ty, $name:literal, [$($field:ident),*], [$($secret:ident),*]) => {
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct($name)
+                    $(.field(stringify!($field), &self.$field))*
+                    $(.field(stringify!($secret), &self.$secret.as_ref().map(|_| "<redacted>")))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+redacted_debug!(MdeConfig, "MdeConfig", [api, tenant_id, client_id, base_url, token_url], [client_secret]);
+redacted_debug!(CrowdStrikeConfig, "CrowdStrikeConfig", [client_id, region, base_url, token_url, mode], [client_secret]);
+redacted_debug!(SentinelOneConfig, "SentinelOneConfig", [base_url, console_url, site_ids, account_ids], [api_token]);
+
+/// A secret from the file, a named variable, or the connector's default
+/// variable, in that order.
+pub fn secret(
+    setting: &'static str,
+    value: &Option<String>,
+    var: &Option<String>,
+    default_var: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    if let Some(v) = value {
+        return Ok(v.clone());
+    }
+    let name = var.as_deref().unwrap_or(default_var);
+    env(name).filter(|v| !v.is_empty()).ok_or_else(|| ConfigError::Invalid {
+        setting,
+        value: name.to_string(),
+        reason: format!("no secret configured: set the environment variable {name} (or the setting in the file)"),
+    })
 }
 
 /// `[detect]`
@@ -214,6 +364,18 @@ impl Config {
         parse_duration("detect.suppress", self.detect.suppress.as_deref().unwrap_or("0s"))
     }
 
+    pub fn ingest_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.ingest.interval_seconds.unwrap_or(60).max(1))
+    }
+
+    pub fn ingest_overlap(&self) -> Result<chrono::Duration, ConfigError> {
+        parse_duration("ingest.overlap", self.ingest.overlap.as_deref().unwrap_or("5m"))
+    }
+
+    pub fn ingest_initial_lookback(&self) -> Result<chrono::Duration, ConfigError> {
+        parse_duration("ingest.initial_lookback", self.ingest.initial_lookback.as_deref().unwrap_or("30d"))
+    }
+
     pub fn memory_limit(&self) -> Result<Option<usize>, ConfigError> {
         self.engine.memory_limit.as_deref().map(parse_size).transpose()
     }
@@ -274,6 +436,29 @@ mod tests {
         assert!(cfg.detect.interval_seconds.is_some() && !cfg.detect.webhooks.is_empty());
         assert_eq!(cfg.detect_lookback().unwrap(), chrono::Duration::hours(2));
         assert_eq!(cfg.detect_suppress().unwrap(), chrono::Duration::hours(1));
+        let c = &cfg.connectors;
+        assert!(c.mde.is_some() && c.crowdstrike.is_some() && c.sentinelone.is_some());
+        assert!(c.zeek.is_some() && c.suricata.is_some());
+        assert!(cfg.ingest.interval_seconds.is_some() && cfg.ingest.max_attempts.is_some());
+        assert_eq!(cfg.ingest_overlap().unwrap(), chrono::Duration::minutes(5));
+        cfg.ingest_initial_lookback().unwrap();
+    }
+
+    #[test]
+    fn connector_secrets_come_from_env_and_never_print() {
+        let cfg: Config = toml::from_str(
+            "[connectors.crowdstrike]\nclient_id = 'id'\nclient_secret = 's3cr3t'\n[connectors.sentinelone]\nbase_url = 'https://x'\n",
+        )
+        .unwrap();
+        let cs = cfg.connectors.crowdstrike.as_ref().unwrap();
+        assert!(!format!("{cfg:?}").contains("s3cr3t"));
+        assert_eq!(secret("x", &cs.client_secret, &cs.client_secret_env, "V", |_| None).unwrap(), "s3cr3t");
+        let s1 = cfg.connectors.sentinelone.as_ref().unwrap();
+        let err = secret("connectors.sentinelone.api_token", &s1.api_token, &s1.api_token_env, "HUNTLAKE_SENTINELONE_API_TOKEN", |_| None)
+            .unwrap_err();
+        assert!(err.to_string().contains("HUNTLAKE_SENTINELONE_API_TOKEN"), "{err}");
+        let ok = secret("x", &None, &None, "T", |k| (k == "T").then(|| "tok".to_string())).unwrap();
+        assert_eq!(ok, "tok");
     }
 
     #[test]

@@ -1,4 +1,10 @@
-//! File connectors: network telemetry from log files into the lake.
+//! Connectors: EDR alerts from vendor APIs and network telemetry from log
+//! files, landed into the lake exactly once.
+//!
+//! The vendor APIs (Defender, CrowdStrike, SentinelOne) are polled by
+//! [`api`] through [`http`] (auth, retries), normalised by [`alerts`] and
+//! landed by [`alert_store`] (one version per alert). The rest of this file
+//! is the file driver:
 //!
 //! Zeek (`conn.log`, `dhcp.log`, TSV or JSON) and Suricata (EVE JSON `flow`
 //! events) are read line by line from files, folders and `.gz` files, in
@@ -23,6 +29,13 @@
 //! quarantine, entity resolution, the summary) and the value parsers both
 //! formats share; [`zeek`] and [`suricata`] turn one line into a row.
 
+pub mod alert_store;
+pub mod alerts;
+pub mod api;
+pub mod crowdstrike;
+pub mod http;
+pub mod mde;
+pub mod sentinelone;
 pub mod suricata;
 pub mod zeek;
 
@@ -78,6 +91,18 @@ pub enum ConnectorError {
     },
     #[error("failed to {action} {path} in the lake: {reason}")]
     State { action: &'static str, path: String, reason: String },
+    #[error(transparent)]
+    Api(#[from] http::ApiError),
+}
+
+/// Crash-test hook: when `HUNTLAKE_FAILPOINT` names this point, the process
+/// aborts right here, like a kill -9 (no destructors, no flushing). The
+/// exactly-once tests use it to stop between landing and checkpointing.
+pub fn failpoint(name: &str) {
+    if std::env::var("HUNTLAKE_FAILPOINT").is_ok_and(|v| v == name) {
+        tracing::error!(failpoint = name, "Failpoint reached; aborting the process.");
+        std::process::abort();
+    }
 }
 
 /// Which sensor a run reads.
@@ -658,6 +683,7 @@ impl Run {
             state,
         };
         self.touched.insert(ctx.key.clone(), checkpoint);
+        failpoint("files.after_land");
         self.save_checkpoints().await?;
         self.batches += 1;
         if self.batches.is_multiple_of(PROGRESS_EVERY_BATCHES) {

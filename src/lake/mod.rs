@@ -5,10 +5,14 @@
 //! * [`location`] — turning a path or URL into an object store;
 //! * [`writer`] — landing record batches atomically into `date=` folders;
 //! * [`catalog`] — one stable DataFusion table per lake table, with `time`
-//!   filters turned into `date=` folder pruning.
+//!   filters turned into `date=` folder pruning;
+//! * [`parts`] — reading whole part files for the writers that rewrite them;
+//! * [`compact`] — merging small part files, dropping duplicates.
 
 pub mod catalog;
+pub mod compact;
 pub mod location;
+pub mod parts;
 pub mod schema;
 pub mod writer;
 

@@ -3,9 +3,11 @@
 mod band_join;
 mod client_queries;
 mod detect;
+mod edr_ingest;
 mod fixtures;
 mod ingest;
 mod lake;
 mod psql;
 mod server;
 mod slt;
+mod vendor_mock;
