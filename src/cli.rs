@@ -222,6 +222,24 @@ pub enum BenchCommand {
         #[arg(long, value_name = "Q", value_parser = ["q1", "q2", "q3"])]
         query: Vec<String>,
     },
+    /// Land a generated Zeek conn.log (JSON lines) into a fresh lake and
+    /// convert the same file with DuckDB (`pip install duckdb`) to
+    /// date-partitioned Parquet; prints rows/s and peak memory of both and
+    /// fails if the two outputs hold different flows.
+    Ingest {
+        /// Working folder for the log file and both outputs.
+        #[arg(long, default_value = "/var/tmp/huntlake-ingest-bench", value_name = "DIR")]
+        dir: PathBuf,
+        /// Lines in the generated conn.log.
+        #[arg(long, default_value_t = 5_000_000)]
+        lines: usize,
+        /// DuckDB threads.
+        #[arg(long, default_value_t = 2, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        threads: usize,
+        /// huntlake rows per landed batch.
+        #[arg(long, default_value_t = crate::connectors::DEFAULT_BATCH_ROWS)]
+        batch_rows: usize,
+    },
 }
 
 /// `huntlake detections ...`

@@ -104,6 +104,10 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             let options = crate::bench::analytics::AnalyticsOptions { lake, flows, alerts, runs, threads, regenerate, queries: query };
             Ok(crate::bench::analytics::run(options).await?)
         }
+        Command::Bench { bench: BenchCommand::Ingest { dir, lines, threads, batch_rows } } => {
+            let options = crate::bench::ingest::IngestBenchOptions { dir, lines, threads, batch_rows };
+            Ok(crate::bench::ingest::run(options).await?)
+        }
         Command::Hunt { from, to, detections, out, chunk_hours, lake } => {
             if let Some(l) = lake {
                 config.lake = Some(l);

@@ -35,7 +35,7 @@ use crate::lake::LakeLocation;
 const DUCKDB_SCRIPT: &str = include_str!("duckdb_analytics.py");
 
 /// The Python interpreter that runs the DuckDB side.
-const PYTHON: &str = "python3";
+pub(crate) const PYTHON: &str = "python3";
 
 /// Oldest DuckDB whose SQL the script uses (`lambda x: ...` syntax).
 const MIN_DUCKDB: (u32, u32) = (1, 3);
@@ -356,7 +356,7 @@ async fn uses_band_join(ctx: &SessionContext, sql: &str) -> datafusion::error::R
 // ---------------------------------------------------------------------------
 
 /// The installed DuckDB's version, or why it cannot be used.
-async fn duckdb_version() -> Result<String, BenchError> {
+pub(crate) async fn duckdb_version() -> Result<String, BenchError> {
     let output = tokio::process::Command::new(PYTHON)
         .args(["-c", "import duckdb; print(duckdb.__version__)"])
         .stdin(Stdio::null())

@@ -16,6 +16,7 @@
 //!   [`Fingerprint`] and its comparison, the median and the peak memory.
 
 pub mod analytics;
+pub mod ingest;
 
 use std::fmt;
 

@@ -318,6 +318,44 @@ fn resume_point(prev: Option<&FileCheckpoint>, id: &Identity) -> Option<(u64, u6
 }
 
 // ---------------------------------------------------------------------------
+// Duplicate flows
+
+/// The flow ids (`uid`) seen recently in this run, to drop repeated flows
+/// (a log copied twice, overlapping rotations) without memory growing with
+/// the input: ids are kept as 128-bit hashes in two generations of at most
+/// [`RecentUids::GENERATION`] each; the older generation is forgotten when
+/// the newer fills. Repeats further apart than that are removed by
+/// `huntlake compact`.
+#[derive(Default)]
+struct RecentUids {
+    current: HashSet<u128>,
+    previous: HashSet<u128>,
+}
+
+impl RecentUids {
+    const GENERATION: usize = 1 << 20;
+
+    /// True when `uid` was not seen recently (and remembers it).
+    fn insert(&mut self, uid: &str) -> bool {
+        use std::hash::{Hash, Hasher};
+        let half = |salt: u8| {
+            let mut h = std::hash::DefaultHasher::new();
+            salt.hash(&mut h);
+            uid.hash(&mut h);
+            h.finish() as u128
+        };
+        let key = (half(0) << 64) | half(1);
+        if self.previous.contains(&key) || !self.current.insert(key) {
+            return false;
+        }
+        if self.current.len() >= Self::GENERATION {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        true
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Entity resolution
 
 /// Which device held which address when (the `assets` intervals).
@@ -432,16 +470,26 @@ pub async fn ingest(
         writer: LakeWriter::new(lake.clone()),
         source,
         batch_rows: options.batch_rows.max(1),
-        resolver,
         checkpoints,
         touched: BTreeMap::new(),
-        seen: HashSet::new(),
+        parsing: Some(Parsing {
+            source,
+            resolver,
+            seen: RecentUids::default(),
+            lines_read: 0,
+            duplicates_dropped: 0,
+            skipped: BTreeMap::new(),
+        }),
         summary: IngestSummary { source: source.name().into(), ..Default::default() },
         batches: 0,
     };
     for file in files {
         run.file(&file).await?;
     }
+    let parsing = run.parsing.take().expect("returned after each file");
+    run.summary.lines_read = parsing.lines_read;
+    run.summary.duplicates_dropped = parsing.duplicates_dropped;
+    run.summary.skipped = parsing.skipped;
     let s = &run.summary;
     tracing::info!(
         source = %source, files_read = s.files_read, files_unchanged = s.files_unchanged, flows = s.flows_landed,
@@ -514,14 +562,38 @@ struct Run {
     writer: LakeWriter,
     source: Source,
     batch_rows: usize,
-    resolver: EntityResolver,
     checkpoints: Checkpoints,
     /// Checkpoints this run moved, merged into the stored file on each save.
     touched: BTreeMap<String, FileCheckpoint>,
-    seen: HashSet<String>,
+    /// Lines-to-rows state; lent to the parsing thread while a file is read.
+    parsing: Option<Parsing>,
     summary: IngestSummary,
     batches: u64,
 }
+
+/// The CPU-bound half of reading a file: lines to rows, duplicates and
+/// entities. It runs on a blocking thread, so the next batch is parsed
+/// while the previous one is encoded and landed.
+struct Parsing {
+    source: Source,
+    resolver: EntityResolver,
+    seen: RecentUids,
+    lines_read: u64,
+    duplicates_dropped: u64,
+    skipped: BTreeMap<String, u64>,
+}
+
+/// A batch ready to land, and where the file's checkpoint goes after it.
+struct Chunk {
+    batch: Batch,
+    offset: u64,
+    line: u64,
+    complete: bool,
+    state: Option<serde_json::Value>,
+}
+
+/// Batches parsed ahead of landing (bounds memory to this many batches).
+const PARSE_AHEAD: usize = 2;
 
 /// The file being read.
 struct FileCtx {
@@ -547,7 +619,7 @@ impl Run {
         self.summary.files_read += 1;
 
         let file = std::fs::File::open(path).map_err(read_err)?;
-        let mut reader: Box<dyn BufRead> = if id.gzip {
+        let reader: Box<dyn BufRead + Send> = if id.gzip {
             let mut r = BufReader::with_capacity(256 * 1024, flate2::read::MultiGzDecoder::new(BufReader::new(file)));
             io::copy(&mut (&mut r).take(offset), &mut io::sink()).map_err(read_err)?;
             Box::new(r)
@@ -557,86 +629,36 @@ impl Run {
             Box::new(BufReader::with_capacity(256 * 1024, file))
         };
         let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut parser = self.source.parser(&file_name, state);
+        let parser = self.source.parser(&file_name, state);
         let ctx = FileCtx { name_hash: fnv1a(&format!("{key}|{}|{:?}", id.mtime_ns, id.inode)), key, id };
 
-        let mut batch = Batch { start_offset: offset, ..Default::default() };
-        let (mut offset, mut line_no) = (offset, line);
-        let mut buf = Vec::with_capacity(4096);
-        let mut complete = true;
-        loop {
-            buf.clear();
-            let n = reader.read_until(b'\n', &mut buf).map_err(read_err)?;
-            if n == 0 {
+        let mut parsing = self.parsing.take().expect("one file at a time");
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<io::Result<Chunk>>(PARSE_AHEAD);
+        let (key, gzip, batch_rows) = (ctx.key.clone(), ctx.id.gzip, self.batch_rows);
+        let thread = tokio::task::spawn_blocking(move || {
+            parsing.read(reader, parser, (offset, line), batch_rows, &key, gzip, &tx);
+            parsing
+        });
+        let mut result = Ok(());
+        while let Some(message) = rx.recv().await {
+            let landed = match message {
+                Ok(chunk) => self.flush(&ctx, chunk).await,
+                Err(e) => Err(read_err(e)),
+            };
+            if let Err(e) = landed {
+                result = Err(e);
                 break;
             }
-            if buf.last() != Some(&b'\n') && !ctx.id.gzip {
-                // The writer may still be writing this line: leave it for the next run.
-                tracing::warn!(file = %ctx.key, line = line_no + 1, "Last line has no newline yet; left for the next run.");
-                complete = false;
-                break;
-            }
-            offset += n as u64;
-            line_no += 1;
-            self.summary.lines_read += 1;
-            self.line(&ctx, line_no, &buf, parser.as_mut(), &mut batch);
-            if batch.len() >= self.batch_rows {
-                self.flush(&ctx, &mut batch, offset, line_no, false, parser.state()).await?;
-            }
         }
-        self.flush(&ctx, &mut batch, offset, line_no, complete, parser.state()).await
-    }
-
-    fn line(&mut self, ctx: &FileCtx, line_no: u64, raw: &[u8], parser: &mut dyn LineParser, batch: &mut Batch) {
-        let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let parsed = match std::str::from_utf8(raw) {
-            Ok(text) if text.trim().is_empty() => Ok(Parsed::Nothing),
-            Ok(text) => parser.parse(text),
-            Err(e) => Err(format!("not UTF-8: {e}")),
-        };
-        match parsed {
-            Ok(Parsed::Flow(flow)) => {
-                if self.seen.insert(flow.uid.clone()) {
-                    let entity = self.resolver.lookup(&flow.src_ip, flow.time).map(str::to_string);
-                    batch.flows.push((flow, entity));
-                } else {
-                    self.summary.duplicates_dropped += 1;
-                }
-            }
-            Ok(Parsed::Asset(asset)) => {
-                self.resolver.add(&asset.ip, asset.valid_from, asset.valid_to, &asset.entity);
-                batch.assets.push(asset);
-            }
-            Ok(Parsed::Skipped(kind)) => *self.summary.skipped.entry(kind).or_default() += 1,
-            Ok(Parsed::Nothing) => {}
-            Err(reason) => {
-                let text = String::from_utf8_lossy(raw);
-                let mut cut = text.len().min(QUARANTINE_TEXT_MAX);
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                batch.quarantine.push(serde_json::json!({
-                    "source": self.source.name(),
-                    "file": ctx.key,
-                    "line": line_no,
-                    "reason": reason,
-                    "text": &text[..cut],
-                }));
-            }
-        }
+        drop(rx); // stops the parsing thread if landing failed
+        let parsing = thread.await.expect("the parsing thread does not panic");
+        self.parsing = Some(parsing);
+        result
     }
 
     /// Lands the batch, then (and only then) moves the file's checkpoint.
-    async fn flush(
-        &mut self,
-        ctx: &FileCtx,
-        batch: &mut Batch,
-        offset: u64,
-        line: u64,
-        complete: bool,
-        state: Option<serde_json::Value>,
-    ) -> Result<(), ConnectorError> {
+    async fn flush(&mut self, ctx: &FileCtx, chunk: Chunk) -> Result<(), ConnectorError> {
+        let Chunk { batch, offset, line, complete, state } = chunk;
         let sensor = self.source.name();
         let land_err = |table: &'static str| {
             let file = ctx.key.clone();
@@ -692,7 +714,6 @@ impl Run {
                 quarantined = self.summary.quarantined, file = %ctx.key, "Ingest progress."
             );
         }
-        *batch = Batch { start_offset: offset, ..Default::default() };
         Ok(())
     }
 
@@ -712,6 +733,99 @@ impl Run {
 }
 
 /// A stable 64-bit hash (FNV-1a) for part-file names.
+impl Parsing {
+    /// Reads lines from `start` = (offset, line) on, sending a chunk every
+    /// `batch_rows` rows and one at the end. Stops early when the receiver
+    /// is gone (landing failed).
+    #[allow(clippy::too_many_arguments)]
+    fn read(
+        &mut self,
+        mut reader: Box<dyn BufRead + Send>,
+        mut parser: Box<dyn LineParser>,
+        start: (u64, u64),
+        batch_rows: usize,
+        key: &str,
+        gzip: bool,
+        tx: &tokio::sync::mpsc::Sender<io::Result<Chunk>>,
+    ) {
+        let (mut offset, mut line_no) = start;
+        let mut batch = Batch { start_offset: offset, ..Default::default() };
+        let mut buf = Vec::with_capacity(4096);
+        let mut complete = true;
+        loop {
+            buf.clear();
+            let n = match reader.read_until(b'\n', &mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            if buf.last() != Some(&b'\n') && !gzip {
+                // The writer may still be writing this line: leave it for the next run.
+                tracing::warn!(file = %key, line = line_no + 1, "Last line has no newline yet; left for the next run.");
+                complete = false;
+                break;
+            }
+            offset += n as u64;
+            line_no += 1;
+            self.lines_read += 1;
+            self.line(key, line_no, &buf, parser.as_mut(), &mut batch);
+            if batch.len() >= batch_rows {
+                let full = std::mem::replace(&mut batch, Batch { start_offset: offset, ..Default::default() });
+                let chunk = Chunk { batch: full, offset, line: line_no, complete: false, state: parser.state() };
+                if tx.blocking_send(Ok(chunk)).is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = tx.blocking_send(Ok(Chunk { batch, offset, line: line_no, complete, state: parser.state() }));
+    }
+
+    fn line(&mut self, key: &str, line_no: u64, raw: &[u8], parser: &mut dyn LineParser, batch: &mut Batch) {
+        let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let parsed = match std::str::from_utf8(raw) {
+            Ok(text) if text.trim().is_empty() => Ok(Parsed::Nothing),
+            Ok(text) => parser.parse(text),
+            Err(e) => Err(format!("not UTF-8: {e}")),
+        };
+        match parsed {
+            Ok(Parsed::Flow(flow)) => {
+                if self.seen.insert(&flow.uid) {
+                    let entity = self.resolver.lookup(&flow.src_ip, flow.time).map(str::to_string);
+                    batch.flows.push((flow, entity));
+                } else {
+                    self.duplicates_dropped += 1;
+                }
+            }
+            Ok(Parsed::Asset(asset)) => {
+                self.resolver.add(&asset.ip, asset.valid_from, asset.valid_to, &asset.entity);
+                batch.assets.push(asset);
+            }
+            Ok(Parsed::Skipped(kind)) => *self.skipped.entry(kind).or_default() += 1,
+            Ok(Parsed::Nothing) => {}
+            Err(reason) => {
+                let text = String::from_utf8_lossy(raw);
+                let mut cut = text.len().min(QUARANTINE_TEXT_MAX);
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                batch.quarantine.push(serde_json::json!({
+                    "source": self.source.name(),
+                    "file": key,
+                    "line": line_no,
+                    "reason": reason,
+                    "text": &text[..cut],
+                }));
+            }
+        }
+    }
+}
+
 fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }

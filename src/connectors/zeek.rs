@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{canonical_entity, parse_count, parse_float, parse_port, parse_time, required};
 use super::{AssetRow, FlowRow, LineParser, Parsed};
@@ -118,10 +118,12 @@ impl LineParser for ZeekParser {
             return Ok(Parsed::Nothing);
         }
         if line.trim_start().starts_with('{') {
-            let value: Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
-            let Value::Object(map) = value else { return Err("JSON line is not an object".into()) };
-            let rec = Rec::Json(&map);
-            let path = map.get("_path").and_then(Value::as_str);
+            let record = FlatJson::parse(line)?;
+            let rec = Rec::Json(&record);
+            let path = match record.lookup("_path") {
+                Some(JsonValue::Str(p)) => Some(p.as_ref()),
+                _ => None,
+            };
             let kind = self.kind(path, |f| rec.has(f));
             return map_record(kind, &rec);
         }
@@ -186,23 +188,23 @@ fn dhcp(r: &Rec<'_>) -> Result<Parsed, String> {
 /// One record of either format, read by field name.
 enum Rec<'a> {
     Tsv { header: &'a TsvHeader, values: Vec<&'a str> },
-    Json(&'a Map<String, Value>),
+    Json(&'a FlatJson<'a>),
 }
 
 impl Rec<'_> {
     fn has(&self, name: &str) -> bool {
         match self {
             Rec::Tsv { header, .. } => header.fields.iter().any(|f| f == name),
-            Rec::Json(map) => map.contains_key(name),
+            Rec::Json(record) => record.lookup(name).is_some(),
         }
     }
 
     /// The field's text; `None` when absent, unset or empty. Dotted names
     /// also match their underscore form and nested objects (`id: {orig_h}`).
     fn get(&self, name: &str) -> Option<Cow<'_, str>> {
-        let alt = name.replace('.', "_");
         match self {
             Rec::Tsv { header, values } => {
+                let alt = name.replace('.', "_");
                 let i = header.fields.iter().position(|f| *f == name || *f == alt)?;
                 let v = values[i];
                 if v == header.unset_field || v == header.empty_field || v.is_empty() {
@@ -213,28 +215,7 @@ impl Rec<'_> {
                     Some(Cow::Borrowed(v))
                 }
             }
-            Rec::Json(map) => {
-                let v = map.get(name).or_else(|| map.get(&alt)).or_else(|| {
-                    let (outer, inner) = name.split_once('.')?;
-                    map.get(outer)?.as_object()?.get(inner)
-                })?;
-                match v {
-                    Value::Null => None,
-                    Value::String(s) if s.is_empty() => None,
-                    Value::String(s) => Some(Cow::Borrowed(s)),
-                    Value::Number(n) => Some(Cow::Owned(n.to_string())),
-                    Value::Bool(b) => Some(Cow::Borrowed(if *b { "T" } else { "F" })),
-                    Value::Array(items) if items.is_empty() => None,
-                    Value::Array(items) => Some(Cow::Owned(
-                        items
-                            .iter()
-                            .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
-                            .collect::<Vec<_>>()
-                            .join(","),
-                    )),
-                    Value::Object(_) => Some(Cow::Owned(v.to_string())),
-                }
-            }
+            Rec::Json(record) => record.lookup(name)?.text(),
         }
     }
 }
@@ -257,6 +238,169 @@ fn unescape(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+// ---------------------------------------------------------------------------
+// JSON lines without building a `serde_json::Value` per line: fields are
+// kept as (name, value) pairs borrowing from the line (strings without
+// escapes are not copied), one nesting level deep (`"id": {"orig_h": ...}`).
+// This is the hot path of large Zeek JSON loads.
+
+/// One JSON log record.
+struct FlatJson<'a> {
+    fields: Vec<(Cow<'a, str>, JsonValue<'a>)>,
+}
+
+enum JsonValue<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str(Cow<'a, str>),
+    List(Vec<JsonValue<'a>>),
+    Object(Vec<(Cow<'a, str>, JsonValue<'a>)>),
+}
+
+impl JsonValue<'_> {
+    /// The value as Zeek TSV would print it; `None` for unset/empty.
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            JsonValue::Null => None,
+            JsonValue::Str(s) if s.is_empty() => None,
+            JsonValue::Str(s) => Some(Cow::Borrowed(s.as_ref())),
+            JsonValue::Int(n) => Some(Cow::Owned(n.to_string())),
+            JsonValue::UInt(n) => Some(Cow::Owned(n.to_string())),
+            JsonValue::Float(n) => Some(Cow::Owned(n.to_string())),
+            JsonValue::Bool(b) => Some(Cow::Borrowed(if *b { "T" } else { "F" })),
+            JsonValue::List(items) if items.is_empty() => None,
+            JsonValue::List(items) => {
+                Some(Cow::Owned(items.iter().map(|i| i.text().unwrap_or_default().into_owned()).collect::<Vec<_>>().join(",")))
+            }
+            JsonValue::Object(_) => Some(Cow::Owned(self.to_json().to_string())),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            JsonValue::Null => Value::Null,
+            JsonValue::Bool(b) => Value::Bool(*b),
+            JsonValue::Int(n) => Value::from(*n),
+            JsonValue::UInt(n) => Value::from(*n),
+            JsonValue::Float(n) => Value::from(*n),
+            JsonValue::Str(s) => Value::String(s.to_string()),
+            JsonValue::List(items) => Value::Array(items.iter().map(JsonValue::to_json).collect()),
+            JsonValue::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()),
+        }
+    }
+}
+
+impl<'a> FlatJson<'a> {
+    /// A field by Zeek name: exact, with `_` for `.` (RockNSM), or nested.
+    fn lookup(&self, name: &str) -> Option<&JsonValue<'a>> {
+        let same = |k: &str| {
+            k.len() == name.len() && k.bytes().zip(name.bytes()).all(|(a, b)| a == b || (b == b'.' && a == b'_'))
+        };
+        if let Some((_, v)) = self.fields.iter().find(|(k, _)| same(k)) {
+            return Some(v);
+        }
+        let (outer, inner) = name.split_once('.')?;
+        match &self.fields.iter().find(|(k, _)| k == outer)?.1 {
+            JsonValue::Object(fields) => fields.iter().find(|(k, _)| k == inner).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor).map(Key)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+    type Value = JsonValue<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(JsonValue::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(JsonValue::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(JsonValue::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(JsonValue::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(JsonValue::UInt(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(JsonValue::Float(v))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(JsonValue::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(JsonValue::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(JsonValue::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element::<JsonValue<'de>>()? {
+            items.push(v);
+        }
+        Ok(JsonValue::List(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(24));
+        while let Some((k, v)) = map.next_entry::<Key<'de>, JsonValue<'de>>()? {
+            fields.push((k.0, v));
+        }
+        Ok(JsonValue::Object(fields))
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonValue<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+impl<'a> FlatJson<'a> {
+    fn parse(line: &'a str) -> Result<Self, String> {
+        match serde_json::from_str::<JsonValue<'a>>(line).map_err(|e| format!("invalid JSON: {e}"))? {
+            JsonValue::Object(fields) => Ok(FlatJson { fields }),
+            _ => Err("JSON line is not an object".into()),
+        }
+    }
 }
 
 #[cfg(test)]

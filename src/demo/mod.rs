@@ -26,7 +26,7 @@ mod alerts;
 mod fleet;
 mod flows;
 mod incidents;
-mod rng;
+pub mod rng;
 
 use std::sync::Arc;
 
