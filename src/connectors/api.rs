@@ -27,7 +27,7 @@ use super::mde::{MdeApi, MdeSource};
 use super::sentinelone::SentinelOneSource;
 use super::{ConnectorError, QUARANTINE_DIR};
 use crate::config::{secret, Config, ConfigError};
-use crate::lake::LakeLocation;
+use crate::lake::{LakeLocation, LakeWriter};
 
 /// Quarantined records keep at most this many bytes of the vendor JSON.
 const QUARANTINE_RECORD_MAX: usize = 64 * 1024;
@@ -104,6 +104,8 @@ pub struct ApiSummary {
     /// Versions the lake already had (overlap re-reads, retries): dropped.
     pub duplicates_dropped: u64,
     pub quarantined: u64,
+    /// Device addresses learnt from alerts, landed in `assets` (source `edr`).
+    pub device_addresses: u64,
     pub quarantine_files: Vec<String>,
     pub watermark: Option<String>,
     pub http: HttpStats,
@@ -114,7 +116,7 @@ impl std::fmt::Display for ApiSummary {
         write!(
             f,
             "{}: {} page(s), {} record(s); landed {} new and {} updated alert(s); {} duplicate(s) dropped; {} quarantined; \
-             {} request(s), {} retried, {} rate-limited; watermark {}",
+             {} device address(es) learnt; {} request(s), {} retried, {} rate-limited; watermark {}",
             self.connector,
             self.pages,
             self.records,
@@ -122,6 +124,7 @@ impl std::fmt::Display for ApiSummary {
             self.updated,
             self.duplicates_dropped,
             self.quarantined,
+            self.device_addresses,
             self.http.requests,
             self.http.retries,
             self.http.rate_limited,
@@ -158,6 +161,7 @@ pub async fn poll(
     tracing::info!(connector = vendor, since = %iso_micros(since), "Polling vendor API.");
     let mut summary = ApiSummary { connector: vendor.into(), ..Default::default() };
     source.start(since);
+    let mut resolver = super::EntityResolver::from_lake(lake).await?;
     let mut ordered = true;
     let mut newest = cp.watermark_us;
     let mut page_no = 0u64;
@@ -188,7 +192,13 @@ pub async fn poll(
             };
         ordered &= page_ordered;
 
+        let addresses = device_addresses(&rows, &mut resolver);
         let outcome: LandOutcome = store.land(rows, chrono::Utc::now().timestamp_micros()).await?;
+        if !addresses.is_empty() {
+            let batch = super::assets_batch_with_source(&addresses, "edr").map_err(|e| land_assets_err(e.into()))?;
+            LakeWriter::new(lake.clone()).write("assets", &batch).await.map_err(land_assets_err)?;
+            summary.device_addresses += addresses.len() as u64;
+        }
         super::failpoint("api.after_land");
         summary.inserted += outcome.inserted;
         summary.updated += outcome.updated;
@@ -216,6 +226,28 @@ pub async fn poll(
     summary.watermark = cp.watermark.clone();
     summary.http = source.client().stats.clone();
     Ok(summary)
+}
+
+/// The (device, address) pairs alerts reveal that `assets` does not yet
+/// say, as intervals starting at the alert: flows from that address are
+/// then resolved to the device (the resolver picks the latest-starting
+/// interval, so a later DHCP lease or alert takes over).
+fn device_addresses(rows: &[AlertRow], resolver: &mut super::EntityResolver) -> Vec<super::AssetRow> {
+    let mut sorted: Vec<&AlertRow> = rows.iter().filter(|r| r.device_ip.is_some()).collect();
+    sorted.sort_by_key(|r| r.time);
+    let mut out = Vec::new();
+    for r in sorted {
+        let ip = r.device_ip.as_deref().expect("filtered");
+        if resolver.lookup(ip, r.time) != Some(r.entity.as_str()) {
+            resolver.add(ip, r.time, None, &r.entity);
+            out.push(super::AssetRow { entity: r.entity.clone(), ip: ip.to_string(), valid_from: r.time, valid_to: None });
+        }
+    }
+    out
+}
+
+fn land_assets_err(source: crate::lake::LakeError) -> ConnectorError {
+    ConnectorError::Land { sensor: "edr", file: "vendor API".into(), table: "assets", source: Box::new(source) }
 }
 
 async fn write_quarantine(lake: &LakeLocation, vendor: &str, page: u64, entries: &[Value]) -> Result<String, ConnectorError> {

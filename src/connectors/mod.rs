@@ -855,12 +855,17 @@ fn flows_batch(sensor: &str, flows: &[(FlowRow, Option<String>)]) -> Result<Reco
 }
 
 fn assets_batch(assets: &[AssetRow]) -> Result<RecordBatch, arrow::error::ArrowError> {
+    assets_batch_with_source(assets, "dhcp")
+}
+
+/// `assets` rows learnt from `source` (`dhcp`, `edr`).
+pub(crate) fn assets_batch_with_source(assets: &[AssetRow], source: &str) -> Result<RecordBatch, arrow::error::ArrowError> {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(assets.iter().map(|a| &a.entity))),
         Arc::new(StringArray::from_iter_values(assets.iter().map(|a| &a.ip))),
         Arc::new(TimestampMicrosecondArray::from_iter_values(assets.iter().map(|a| a.valid_from)).with_timezone("UTC")),
         Arc::new(assets.iter().map(|a| a.valid_to).collect::<TimestampMicrosecondArray>().with_timezone("UTC")),
-        Arc::new(StringArray::from_iter_values(assets.iter().map(|_| "dhcp"))),
+        Arc::new(StringArray::from_iter_values(assets.iter().map(|_| source))),
     ];
     RecordBatch::try_new(schema::assets(), columns)
 }

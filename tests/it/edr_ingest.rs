@@ -178,6 +178,10 @@ async fn graph_connector_pages_retries_quarantines_and_upserts() {
     assert_eq!(cell(b, "user_name", 0), "ana");
     assert_eq!(cell(b, "file_sha256", 0), "9f914d42706fe215501044acd85a32d58aaef1419d404fddfa5d3b48f66ccd9f");
     assert!(cell(b, "console_url", 0).starts_with("https://security.microsoft.com/alerts/da6380000000000006_1006"));
+    // Device addresses seen on alerts become `assets` intervals (source edr),
+    // once per device and address.
+    let a = query(&lake, "SELECT count(*) AS n, count(DISTINCT entity) AS d FROM assets WHERE source = 'edr'").await;
+    assert_eq!((cell(&a[0], "n", 0), cell(&a[0], "d", 0)), ("9".to_string(), "9".to_string()));
     let raw: Value = serde_json::from_str(&cell(b, "raw", 0)).unwrap();
     assert_eq!(raw, graph_alert(6, t0 + 6 * minute, t0 + 11 * minute), "raw is the vendor JSON");
 
