@@ -552,6 +552,11 @@ struct Batch {
 }
 
 impl Batch {
+    /// Sized for a full batch of flows, so rows are not moved while it fills.
+    fn with_capacity(start_offset: u64, rows: usize) -> Self {
+        Self { start_offset, flows: Vec::with_capacity(rows.min(1 << 20)), ..Default::default() }
+    }
+
     fn len(&self) -> usize {
         self.flows.len() + self.assets.len() + self.quarantine.len()
     }
@@ -749,7 +754,7 @@ impl Parsing {
         tx: &tokio::sync::mpsc::Sender<io::Result<Chunk>>,
     ) {
         let (mut offset, mut line_no) = start;
-        let mut batch = Batch { start_offset: offset, ..Default::default() };
+        let mut batch = Batch::with_capacity(offset, batch_rows);
         let mut buf = Vec::with_capacity(4096);
         let mut complete = true;
         loop {
@@ -775,7 +780,7 @@ impl Parsing {
             self.lines_read += 1;
             self.line(key, line_no, &buf, parser.as_mut(), &mut batch);
             if batch.len() >= batch_rows {
-                let full = std::mem::replace(&mut batch, Batch { start_offset: offset, ..Default::default() });
+                let full = std::mem::replace(&mut batch, Batch::with_capacity(offset, batch_rows));
                 let chunk = Chunk { batch: full, offset, line: line_no, complete: false, state: parser.state() };
                 if tx.blocking_send(Ok(chunk)).is_err() {
                     return;

@@ -152,7 +152,7 @@ fn map_record(kind: Kind, rec: &Rec<'_>) -> Result<Parsed, String> {
 
 fn conn(r: &Rec<'_>) -> Result<FlowRow, String> {
     Ok(FlowRow {
-        time: parse_time("ts", &required("ts", r.get("ts"))?)?,
+        time: r.time("ts")?,
         uid: required("uid", r.get("uid"))?.into_owned(),
         src_ip: required("id.orig_h", r.get("id.orig_h"))?.into_owned(),
         src_port: parse_port("id.orig_p", r.get("id.orig_p"))?,
@@ -169,7 +169,7 @@ fn conn(r: &Rec<'_>) -> Result<FlowRow, String> {
 }
 
 fn dhcp(r: &Rec<'_>) -> Result<Parsed, String> {
-    let ts = parse_time("ts", &required("ts", r.get("ts"))?)?;
+    let ts = r.time("ts")?;
     let lease = parse_float("lease_time", r.get("lease_time"))?;
     let host = r.get("host_name").or_else(|| r.get("client_fqdn"));
     let ip = r.get("assigned_addr").or_else(|| r.get("client_addr"));
@@ -192,6 +192,22 @@ enum Rec<'a> {
 }
 
 impl Rec<'_> {
+    /// A required timestamp; JSON epoch numbers are taken as numbers
+    /// (rounded to the microsecond) instead of going through text.
+    fn time(&self, name: &str) -> Result<i64, String> {
+        if let Rec::Json(record) = self {
+            match record.lookup(name) {
+                Some(JsonValue::Float(f)) if f.is_finite() => return Ok((f * 1e6).round() as i64),
+                Some(JsonValue::Int(n)) => return n.checked_mul(1_000_000).ok_or_else(|| format!("field {name}: timestamp out of range")),
+                Some(JsonValue::UInt(n)) => {
+                    return i64::try_from(*n).ok().and_then(|n| n.checked_mul(1_000_000)).ok_or_else(|| format!("field {name}: timestamp out of range"))
+                }
+                _ => {}
+            }
+        }
+        parse_time(name, &required(name, self.get(name))?)
+    }
+
     fn has(&self, name: &str) -> bool {
         match self {
             Rec::Tsv { header, .. } => header.fields.iter().any(|f| f == name),
@@ -298,10 +314,7 @@ impl JsonValue<'_> {
 impl<'a> FlatJson<'a> {
     /// A field by Zeek name: exact, with `_` for `.` (RockNSM), or nested.
     fn lookup(&self, name: &str) -> Option<&JsonValue<'a>> {
-        let same = |k: &str| {
-            k.len() == name.len() && k.bytes().zip(name.bytes()).all(|(a, b)| a == b || (b == b'.' && a == b'_'))
-        };
-        if let Some((_, v)) = self.fields.iter().find(|(k, _)| same(k)) {
+        if let Some((_, v)) = self.fields.iter().find(|(k, _)| same_field(k, name)) {
             return Some(v);
         }
         let (outer, inner) = name.split_once('.')?;
@@ -394,12 +407,44 @@ impl<'de> Deserialize<'de> for JsonValue<'de> {
     }
 }
 
+/// The fields any Zeek mapping here reads (conn, dhcp, kind detection);
+/// the values of other fields are skipped without being decoded.
+const USED_FIELDS: &[&str] = &[
+    "ts", "uid", "id", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration",
+    "orig_bytes", "resp_bytes", "conn_state", "history", "orig_pkts", "_path", "assigned_addr", "client_addr",
+    "lease_time", "host_name", "client_fqdn",
+];
+
+fn same_field(key: &str, name: &str) -> bool {
+    key.len() == name.len() && key.bytes().zip(name.bytes()).all(|(a, b)| a == b || (b == b'.' && a == b'_'))
+}
+
+struct RecordVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RecordVisitor {
+    type Value = FlatJson<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Vec::with_capacity(16);
+        while let Some(k) = map.next_key::<Key<'de>>()? {
+            if USED_FIELDS.iter().any(|f| same_field(&k.0, f)) {
+                fields.push((k.0, map.next_value::<JsonValue<'de>>()?));
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(FlatJson { fields })
+    }
+}
+
 impl<'a> FlatJson<'a> {
     fn parse(line: &'a str) -> Result<Self, String> {
-        match serde_json::from_str::<JsonValue<'a>>(line).map_err(|e| format!("invalid JSON: {e}"))? {
-            JsonValue::Object(fields) => Ok(FlatJson { fields }),
-            _ => Err("JSON line is not an object".into()),
-        }
+        let mut de = serde_json::Deserializer::from_str(line);
+        let record = serde::Deserializer::deserialize_map(&mut de, RecordVisitor).map_err(|e| format!("invalid JSON: {e}"))?;
+        de.end().map_err(|e| format!("invalid JSON: {e}"))?;
+        Ok(record)
     }
 }
 
