@@ -213,6 +213,9 @@ pub fn set_config_calls(statement: &Statement) -> Vec<(String, String, bool)> {
 /// - `pg_class.reloptions`: NULL (no relation has storage options).
 /// - `information_schema.columns` gains `udt_name` and PostgreSQL
 ///   `data_type` names, taken from `pg_catalog.pg_attribute` / `pg_type`.
+/// - `information_schema.views` lists views only.
+/// - `LIKE $1 ESCAPE 'c'` (a pattern known only when bound) converts the
+///   pattern at run time with `_huntlake_like_escape`.
 pub fn rewrite_catalog_query(statement: &mut Statement) {
     use datafusion::sql::sqlparser::ast::VisitMut;
     let _ = statement.visit(&mut CatalogRewrite);
@@ -244,9 +247,22 @@ fn is_reloptions(e: &Expr) -> bool {
     }
 }
 
+/// `information_schema.views` lists views only (DataFusion's lists every
+/// table, with a NULL definition for base tables).
+const PG_VIEWS: &str = "SELECT * FROM information_schema.views WHERE definition IS NOT NULL";
+
 fn pg_columns_factor(alias: Option<datafusion::sql::sqlparser::ast::TableAlias>) -> Option<datafusion::sql::sqlparser::ast::TableFactor> {
+    derived_factor(PG_COLUMNS, "columns", alias)
+}
+
+/// `(query) AS name` as a table factor, keeping the original alias if any.
+fn derived_factor(
+    query: &str,
+    name: &str,
+    alias: Option<datafusion::sql::sqlparser::ast::TableAlias>,
+) -> Option<datafusion::sql::sqlparser::ast::TableFactor> {
     use datafusion::sql::sqlparser::ast::{SetExpr, TableFactor};
-    let sql = format!("SELECT * FROM ({PG_COLUMNS}) AS columns");
+    let sql = format!("SELECT * FROM ({query}) AS {name}");
     let Ok(mut parsed) = Parser::parse_sql(&PostgreSqlDialect {}, &sql) else { return None };
     let Statement::Query(q) = parsed.remove(0) else { return None };
     let SetExpr::Select(select) = *q.body else { return None };
@@ -272,26 +288,7 @@ fn backslash_pattern(pattern: &Expr, escape: char) -> Option<String> {
             _ => None,
         }
     }
-    let text = literal(pattern)?;
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == escape {
-            match chars.next() {
-                Some(n @ ('%' | '_' | '\\')) => {
-                    out.push('\\');
-                    out.push(n);
-                }
-                Some(n) => out.push(n),
-                None => return None, // PostgreSQL: "LIKE pattern must not end with escape character"
-            }
-        } else if c == '\\' {
-            out.push_str("\\\\");
-        } else {
-            out.push(c);
-        }
-    }
-    Some(out)
+    crate::engine::pg_functions::backslash_like_pattern(&literal(pattern)?, escape)
 }
 
 /// `int2vector` / `int2[]` columns that datafusion-pg-catalog stores as
@@ -387,7 +384,17 @@ fn rewrite_array_use(expr: &mut Expr) -> bool {
         }
         Some("generate_subscripts") => {
             let args = function_args(expr);
-            match args.first().map(as_array).as_ref().and_then(subscripts_expr) {
+            // The dimension may be a bound parameter (SQLAlchemy): keep it, so
+            // the statement keeps its parameters; one-dimensional arrays only
+            // have subscripts in dimension 1.
+            let rewritten = match (args.first().map(as_array), args.get(1)) {
+                (Some(array), Some(dim)) => parse_expr(&format!(
+                    "unnest(range(1, CASE WHEN ({dim}) = 1 THEN CAST(coalesce(array_length({array}), 0) AS BIGINT) + 1 ELSE 1 END))"
+                )),
+                (Some(array), None) => subscripts_expr(&array),
+                _ => None,
+            };
+            match rewritten {
                 Some(new) => {
                     *expr = new;
                     true
@@ -519,6 +526,72 @@ fn aggregate_scalar_subquery(query: &mut datafusion::sql::sqlparser::ast::Query)
     };
 }
 
+/// Catalogs that are empty for every huntlake database: lake tables have
+/// no sequences, identity or serial columns.
+const EMPTY_CATALOGS: &[&str] = &["pg_sequence"];
+
+/// A scalar subquery `(SELECT e FROM <empty catalog> WHERE ...)` without
+/// aggregates: NULL in PostgreSQL for a catalog with no rows. SQLAlchemy's
+/// `get_columns` asks `pg_sequence` for identity options this way, with
+/// outer columns in the select list, which DataFusion cannot decorrelate.
+fn selects_row_of_empty_catalog(query: &datafusion::sql::sqlparser::ast::Query) -> bool {
+    use datafusion::sql::sqlparser::ast::{SetExpr, TableFactor};
+    let SetExpr::Select(select) = &*query.body else { return false };
+    let [from] = select.from.as_slice() else { return false };
+    if !from.joins.is_empty() || select.projection.len() != 1 {
+        return false;
+    }
+    let TableFactor::Table { name, .. } = &from.relation else { return false };
+    let Some(table) = name.0.last().map(|p| p.to_string().to_ascii_lowercase()) else { return false };
+    let aggregated = match &select.projection[0] {
+        datafusion::sql::sqlparser::ast::SelectItem::UnnamedExpr(e)
+        | datafusion::sql::sqlparser::ast::SelectItem::ExprWithAlias { expr: e, .. } => has_aggregate(e),
+        _ => true,
+    };
+    EMPTY_CATALOGS.contains(&table.as_str()) && !aggregated && select.having.is_none()
+}
+
+/// NULL, as `_huntlake_null(<the query's placeholders>)` when the query has
+/// `$n` placeholders: the client binds values for all of them, so the
+/// statement must keep them.
+fn null_keeping_placeholders(query: &datafusion::sql::sqlparser::ast::Query) -> Expr {
+    use datafusion::sql::sqlparser::ast::visit_expressions;
+    fn placeholder(e: &Expr) -> Option<&str> {
+        match e {
+            Expr::Value(v) => match &v.value {
+                Value::Placeholder(p) => Some(p),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    let mut args: Vec<String> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let _ = visit_expressions(query, |e| {
+        match e {
+            // `$n::type` keeps its cast: it gives the parameter its type.
+            Expr::Cast { expr: inner, .. } if placeholder(inner).is_some() => {
+                seen.push(placeholder(inner).unwrap_or_default().to_string());
+                args.push(e.to_string());
+            }
+            other => {
+                if let Some(p) = placeholder(other) {
+                    if !seen.iter().any(|s| s == p) {
+                        seen.push(p.to_string());
+                        args.push(p.to_string());
+                    }
+                }
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    let null = Expr::Value(datafusion::sql::sqlparser::ast::ValueWithSpan::from(Value::Null));
+    if args.is_empty() {
+        return null;
+    }
+    parse_expr(&format!("_huntlake_null({})", args.join(", "))).unwrap_or(null)
+}
+
 /// `w` without its top-level `AND` conjuncts equal to `c`.
 fn without_conjunct(w: Expr, c: &Expr) -> Option<Expr> {
     use datafusion::sql::sqlparser::ast::BinaryOperator;
@@ -599,6 +672,10 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for CatalogRewrite {
                 if let Some(new) = pg_columns_factor(alias.clone()) {
                     *factor = new;
                 }
+            } else if n >= 2 && parts[n - 2] == "information_schema" && parts[n - 1] == "views" {
+                if let Some(new) = derived_factor(PG_VIEWS, "views", alias.clone()) {
+                    *factor = new;
+                }
             }
         }
         std::ops::ControlFlow::Continue(())
@@ -608,6 +685,10 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for CatalogRewrite {
         // Before children: `(_pg_expandarray(X)).n` must be seen whole.
         rewrite_array_use(expr);
         if let Expr::Subquery(query) = expr {
+            if selects_row_of_empty_catalog(query) {
+                *expr = null_keeping_placeholders(query);
+                return std::ops::ControlFlow::Continue(());
+            }
             aggregate_scalar_subquery(query);
         }
         std::ops::ControlFlow::Continue(())
@@ -626,6 +707,13 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for CatalogRewrite {
                 if let Some(esc) = esc.filter(|c| *c != '\\') {
                     if let Some(p) = backslash_pattern(pattern, esc) {
                         **pattern = Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(p)));
+                        *escape = None;
+                    } else if let Some(p) = parse_expr(&format!(
+                        "_huntlake_like_escape({pattern}, '{}')",
+                        esc.to_string().replace('\'', "''")
+                    )) {
+                        // A bound or computed pattern: converted when it is known.
+                        **pattern = p;
                         *escape = None;
                     }
                 } else if esc == Some('\\') {
@@ -721,7 +809,7 @@ mod tests {
     fn array_and_subquery_rewrites() {
         let sql = rewritten("SELECT unnest(i.indkey), generate_subscripts(i.indkey, 1), i.indoption[0], c.conkey[1] FROM pg_catalog.pg_index i, pg_catalog.pg_constraint c");
         assert!(sql.contains("unnest(_huntlake_int2vector(i.indkey))"), "{sql}");
-        assert!(sql.contains("unnest(range(1, CAST(coalesce(array_length(_huntlake_int2vector(i.indkey)), 0) AS BIGINT) + 1))"), "{sql}");
+        assert!(sql.contains("unnest(range(1, CASE WHEN (1) = 1 THEN CAST(coalesce(array_length(_huntlake_int2vector(i.indkey)), 0) AS BIGINT) + 1 ELSE 1 END))"), "{sql}");
         assert!(sql.contains("_huntlake_int2vector(i.indoption)[(0) + 1]"), "{sql}");
         assert!(sql.contains("_huntlake_int2vector(c.conkey)[1]"), "{sql}");
         let sql = rewritten("SELECT (information_schema._pg_expandarray(i.indkey)).n, information_schema._pg_expandarray(i.indkey) AS keys FROM pg_catalog.pg_index i");
