@@ -592,6 +592,45 @@ fn null_keeping_placeholders(query: &datafusion::sql::sqlparser::ast::Query) -> 
     parse_expr(&format!("_huntlake_null({})", args.join(", "))).unwrap_or(null)
 }
 
+/// asyncpg's base type of a domain: a correlated recursive CTE walking
+/// `pg_type.typbasetype` from the outer type `t`,
+/// `(WITH RECURSIVE typebases(oid, depth) AS (SELECT t2.typbasetype, 0 FROM
+/// pg_type t2 WHERE t2.oid = t.oid UNION ALL ...) SELECT oid FROM typebases
+/// ORDER BY depth DESC LIMIT 1)`, which DataFusion cannot decorrelate.
+/// huntlake's catalog is fixed (no `CREATE DOMAIN`) and its domains (the
+/// information_schema ones) are over base types, so the walk stops after
+/// one step: the answer is `t.typbasetype`.
+fn domain_base_type(query: &datafusion::sql::sqlparser::ast::Query) -> Option<Expr> {
+    use datafusion::sql::sqlparser::ast::{BinaryOperator, SetExpr, TableFactor};
+    let with = query.with.as_ref().filter(|w| w.recursive)?;
+    let [cte] = with.cte_tables.as_slice() else { return None };
+    let SetExpr::SetOperation { left, .. } = &*cte.query.body else { return None };
+    let SetExpr::Select(anchor) = &**left else { return None };
+    let [from] = anchor.from.as_slice() else { return None };
+    let TableFactor::Table { name, alias, .. } = &from.relation else { return None };
+    if !name.0.last().is_some_and(|p| p.to_string().eq_ignore_ascii_case("pg_type")) {
+        return None;
+    }
+    let projects_typbasetype = anchor.projection.iter().any(|item| item.to_string().to_ascii_lowercase().contains("typbasetype"));
+    if !projects_typbasetype {
+        return None;
+    }
+    let inner = alias.as_ref().map(|a| a.name.value.clone()).unwrap_or_else(|| "pg_type".into());
+    // `t2.oid = t.oid`: the side not qualified by the anchor's table is the outer type.
+    let Some(Expr::BinaryOp { left, op: BinaryOperator::Eq, right }) = anchor.selection.as_ref().map(unwrap_nested) else {
+        return None;
+    };
+    let qualifier = |e: &Expr| match e {
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 && parts[1].value.eq_ignore_ascii_case("oid") => {
+            Some(parts[0].clone())
+        }
+        _ => None,
+    };
+    let (l, r) = (qualifier(left)?, qualifier(right)?);
+    let outer = if l.value.eq_ignore_ascii_case(&inner) { r } else if r.value.eq_ignore_ascii_case(&inner) { l } else { return None };
+    parse_expr(&format!("{outer}.typbasetype"))
+}
+
 /// `w` without its top-level `AND` conjuncts equal to `c`.
 fn without_conjunct(w: Expr, c: &Expr) -> Option<Expr> {
     use datafusion::sql::sqlparser::ast::BinaryOperator;
@@ -687,6 +726,10 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for CatalogRewrite {
         if let Expr::Subquery(query) = expr {
             if selects_row_of_empty_catalog(query) {
                 *expr = null_keeping_placeholders(query);
+                return std::ops::ControlFlow::Continue(());
+            }
+            if let Some(base) = domain_base_type(query) {
+                *expr = base;
                 return std::ops::ControlFlow::Continue(());
             }
             aggregate_scalar_subquery(query);
@@ -816,6 +859,22 @@ mod tests {
         assert!(sql.contains("unnest(_huntlake_expandarray(_huntlake_int2vector(i.indkey))) AS keys"), "{sql}");
         let sql = rewritten("SELECT CASE WHEN a.atthasdef THEN (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d WHERE a.atthasdef AND d.adrelid = a.attrelid) ELSE NULL END FROM pg_catalog.pg_attribute a");
         assert!(sql.contains("_huntlake_if(a.atthasdef, (SELECT first_value(pg_get_expr(d.adbin, d.adrelid)) FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid))"), "{sql}");
+    }
+
+    #[test]
+    fn catalog_subqueries_with_fixed_answers() {
+        // SQLAlchemy identity options: no sequences; the parameters stay.
+        let sql = rewritten("SELECT CASE WHEN a.attidentity != $1::VARCHAR THEN (SELECT json_build_object($2::VARCHAR, s.seqstart) FROM pg_catalog.pg_sequence s WHERE a.attidentity != $3::VARCHAR) ELSE NULL END FROM pg_catalog.pg_attribute a");
+        assert!(sql.contains("THEN _huntlake_null($2::VARCHAR, $3::VARCHAR) ELSE NULL END"), "{sql}");
+        // asyncpg's domain base type walk.
+        let sql = rewritten("SELECT (CASE WHEN t.typtype = 'd' THEN (WITH RECURSIVE typebases(oid, depth) AS (SELECT t2.typbasetype AS oid, 0 AS depth FROM pg_type t2 WHERE t2.oid = t.oid UNION ALL SELECT t2.typbasetype AS oid, tb.depth + 1 AS depth FROM pg_type t2, typebases tb WHERE tb.oid = t2.oid AND t2.typbasetype != 0) SELECT oid FROM typebases ORDER BY depth DESC LIMIT 1) ELSE NULL END) AS basetype FROM pg_catalog.pg_type AS t");
+        assert!(sql.contains("THEN t.typbasetype ELSE NULL END"), "{sql}");
+        // A bound LIKE pattern with another escape than backslash.
+        let sql = rewritten("SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE $1::VARCHAR || '%' ESCAPE '/'");
+        assert!(sql.contains("NOT LIKE _huntlake_like_escape($1::VARCHAR || '%', '/')"), "{sql}");
+        // information_schema.views: views only.
+        let sql = rewritten("SELECT table_name FROM information_schema.views");
+        assert!(sql.contains("WHERE definition IS NOT NULL"), "{sql}");
     }
 
     #[test]
