@@ -328,13 +328,13 @@ async fn load_postgres(engine: &Engine, pg: &Postgres) -> Result<u64, BenchError
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     files.sort();
+    // Readable by the server user (nobody when we are root).
+    let _ = std::fs::set_permissions(&csv_dir, std::os::unix::fs::PermissionsExt::from_mode(0o755));
     let started = Instant::now();
     for f in &files {
-        // Readable by the server user.
         let _ = std::fs::set_permissions(f, std::os::unix::fs::PermissionsExt::from_mode(0o644));
         psql_admin(pg.port, &format!("COPY network_flows FROM '{}' WITH (FORMAT csv, HEADER true)", f.display())).await?;
     }
-    let _ = std::fs::set_permissions(&csv_dir, std::os::unix::fs::PermissionsExt::from_mode(0o755));
     eprintln!("postgres: loaded {} CSV files in {:.1} s", files.len(), started.elapsed().as_secs_f64());
     let started = Instant::now();
     psql_admin(pg.port, "CREATE INDEX network_flows_entity ON network_flows (entity)").await?;
