@@ -240,6 +240,26 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = crate::connectors::DEFAULT_BATCH_ROWS)]
         batch_rows: usize,
     },
+    /// The PostgreSQL endpoint against PostgreSQL itself on the same flows:
+    /// rows/s streaming every flow to psycopg (binary) and psql (text), and
+    /// p50/p99 of a small `entity = $1 LIMIT 10` query with 1 and 32
+    /// clients (asyncpg). Needs `pip install 'psycopg[binary]' asyncpg`,
+    /// psql and PostgreSQL's initdb/postgres; fails if the answers differ.
+    Wire {
+        /// Lake whose network_flows are streamed (`bench analytics` makes
+        /// one with 10M flows).
+        #[arg(long, default_value = "/var/tmp/huntlake-bench-lake", value_name = "DIR")]
+        lake: PathBuf,
+        /// Timed streaming runs per server and client (the median is reported).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+        /// Small queries per concurrency setting (split over the clients).
+        #[arg(long, default_value_t = 640, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(32..))]
+        queries: usize,
+        /// Folder with PostgreSQL's initdb and postgres.
+        #[arg(long, default_value = "/usr/local/bin", value_name = "DIR")]
+        pg_bin: PathBuf,
+    },
 }
 
 /// `huntlake detections ...`

@@ -108,6 +108,10 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             let options = crate::bench::ingest::IngestBenchOptions { dir, lines, threads, batch_rows };
             Ok(crate::bench::ingest::run(options).await?)
         }
+        Command::Bench { bench: BenchCommand::Wire { lake, runs, queries, pg_bin } } => {
+            let options = crate::bench::wire::WireOptions { lake, runs, queries, pg_bin };
+            Ok(crate::bench::wire::run(options).await?)
+        }
         Command::Hunt { from, to, detections, out, chunk_hours, lake } => {
             if let Some(l) = lake {
                 config.lake = Some(l);

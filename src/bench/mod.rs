@@ -12,11 +12,17 @@
 //! * [`analytics`] — `huntlake bench analytics`: the rarity scores, the
 //!   time-window join and `beacon_score` at scale, against DuckDB computing
 //!   the same definitions in plain SQL (`duckdb_analytics.py`, embedded);
+//! * [`ingest`] — `huntlake bench ingest`: landing a generated Zeek conn
+//!   JSON log against DuckDB's `read_json` -> Parquet;
+//! * [`wire`] — `huntlake bench wire`: the PostgreSQL endpoint (streaming
+//!   and small-query latency) against a real PostgreSQL loaded with the same
+//!   flows, driven by psycopg, asyncpg and psql (`wire_clients.py`, embedded);
 //! * this file — what every benchmark shares: [`BenchError`],
 //!   [`Fingerprint`] and its comparison, the median and the peak memory.
 
 pub mod analytics;
 pub mod ingest;
+pub mod wire;
 
 use std::fmt;
 
@@ -64,6 +70,10 @@ pub enum BenchError {
     Mismatch(String),
     #[error("huntlake could not run {0}; its error is printed above (are the udfs registered?)")]
     HuntlakeFailed(String),
+    #[error("cannot set up the wire benchmark: {0}")]
+    WireSetup(String),
+    #[error("a wire benchmark client failed: {0}; its error is printed above")]
+    WireClient(String),
 }
 
 /// One value of a fingerprint: counts compare exactly, sums of floating-point

@@ -6,7 +6,7 @@
 //! and views. Each client gets its own session ([`Engine::session`]): settings
 //! are per session, while the catalog (tables and views) is shared.
 
-mod pg_functions;
+pub(crate) mod pg_functions;
 pub mod settings;
 mod views;
 

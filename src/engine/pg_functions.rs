@@ -33,6 +33,8 @@ pub fn register(ctx: &SessionContext) {
     register_indexdef(ctx);
     register_json_build_object(ctx);
     register_if(ctx);
+    register_like_escape(ctx);
+    register_null(ctx);
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -602,4 +604,131 @@ impl ScalarUDFImpl for IfThen {
 
 pub fn register_if(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(IfThen { signature: Signature::any(2, Volatility::Immutable) }));
+}
+
+/// A `LIKE` pattern written with escape character `escape`, rewritten to
+/// DataFusion's only escape, `\` (`'pg/_%'` with `/` -> `'pg\_%'`). `None`
+/// for a pattern ending in the escape character, which PostgreSQL rejects.
+pub fn backslash_like_pattern(pattern: &str, escape: char) -> Option<String> {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == escape {
+            match chars.next() {
+                Some(n @ ('%' | '_' | '\\')) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                Some(n) => out.push(n),
+                None => return None,
+            }
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+/// `_huntlake_like_escape(pattern, escape)`: [`backslash_like_pattern`] at
+/// run time, for `x LIKE $1 ESCAPE '/'` where the pattern is a bound
+/// parameter (SQLAlchemy's `get_schema_names`), which the catalog rewrite
+/// cannot convert as text.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct LikeEscape {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for LikeEscape {
+    fn name(&self) -> &str {
+        "_huntlake_like_escape"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let patterns = arrow::compute::cast(&args.args[0].to_array(args.number_rows)?, &DataType::Utf8)?;
+        let escapes = arrow::compute::cast(&args.args[1].to_array(args.number_rows)?, &DataType::Utf8)?;
+        let (patterns, escapes) = (as_string_array(&patterns)?, as_string_array(&escapes)?);
+        let out = patterns
+            .iter()
+            .zip(escapes.iter())
+            .map(|(p, e)| {
+                let (Some(p), Some(e)) = (p, e) else { return Ok(None) };
+                let mut chars = e.chars();
+                match (chars.next(), chars.next()) {
+                    (None, _) => Ok(Some(p.replace('\\', "\\\\"))),
+                    (Some(e), None) => backslash_like_pattern(p, e).map(Some).ok_or_else(|| {
+                        DataFusionError::Execution("LIKE pattern must not end with escape character".into())
+                    }),
+                    _ => Err(DataFusionError::Execution("invalid escape string: must be empty or one character".into())),
+                }
+            })
+            .collect::<Result<StringArray>>()?;
+        Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
+    }
+}
+
+pub fn register_like_escape(ctx: &SessionContext) {
+    ctx.register_udf(ScalarUDF::new_from_impl(LikeEscape { signature: Signature::any(2, Volatility::Immutable) }));
+}
+
+#[cfg(test)]
+mod like_escape_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_are_rewritten_to_backslash() {
+        assert_eq!(backslash_like_pattern("pg/_%", '/').as_deref(), Some(r"pg\_%"));
+        assert_eq!(backslash_like_pattern("a!%b\\c", '!').as_deref(), Some(r"a\%b\\c"));
+        assert_eq!(backslash_like_pattern("ab/", '/'), None);
+    }
+
+    #[tokio::test]
+    async fn bound_pattern_with_escape() {
+        let ctx = SessionContext::new();
+        register_like_escape(&ctx);
+        let sql = "SELECT count(*) AS n FROM (VALUES ('pg_catalog'), ('public'), ('pgx')) t(s) \
+                   WHERE s NOT LIKE _huntlake_like_escape('pg/_' || '%', '/')";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+        assert!(text.contains("| 2 "), "{text}");
+    }
+}
+
+/// `_huntlake_null(...)`: NULL text, whatever the arguments. Catalog
+/// rewrites replace a subquery known to return no row with it, passing the
+/// subquery's `$n` parameters so a prepared statement keeps them.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct NullOf {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for NullOf {
+    fn name(&self) -> &str {
+        "_huntlake_null"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, _: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(None)))
+    }
+}
+
+pub fn register_null(ctx: &SessionContext) {
+    ctx.register_udf(ScalarUDF::new_from_impl(NullOf { signature: Signature::variadic_any(Volatility::Immutable) }));
 }

@@ -213,6 +213,9 @@ pub fn set_config_calls(statement: &Statement) -> Vec<(String, String, bool)> {
 /// - `pg_class.reloptions`: NULL (no relation has storage options).
 /// - `information_schema.columns` gains `udt_name` and PostgreSQL
 ///   `data_type` names, taken from `pg_catalog.pg_attribute` / `pg_type`.
+/// - `information_schema.views` lists views only.
+/// - `LIKE $1 ESCAPE 'c'` (a pattern known only when bound) converts the
+///   pattern at run time with `_huntlake_like_escape`.
 pub fn rewrite_catalog_query(statement: &mut Statement) {
     use datafusion::sql::sqlparser::ast::VisitMut;
     let _ = statement.visit(&mut CatalogRewrite);
@@ -244,9 +247,22 @@ fn is_reloptions(e: &Expr) -> bool {
     }
 }
 
+/// `information_schema.views` lists views only (DataFusion's lists every
+/// table, with a NULL definition for base tables).
+const PG_VIEWS: &str = "SELECT * FROM information_schema.views WHERE definition IS NOT NULL";
+
 fn pg_columns_factor(alias: Option<datafusion::sql::sqlparser::ast::TableAlias>) -> Option<datafusion::sql::sqlparser::ast::TableFactor> {
+    derived_factor(PG_COLUMNS, "columns", alias)
+}
+
+/// `(query) AS name` as a table factor, keeping the original alias if any.
+fn derived_factor(
+    query: &str,
+    name: &str,
+    alias: Option<datafusion::sql::sqlparser::ast::TableAlias>,
+) -> Option<datafusion::sql::sqlparser::ast::TableFactor> {
     use datafusion::sql::sqlparser::ast::{SetExpr, TableFactor};
-    let sql = format!("SELECT * FROM ({PG_COLUMNS}) AS columns");
+    let sql = format!("SELECT * FROM ({query}) AS {name}");
     let Ok(mut parsed) = Parser::parse_sql(&PostgreSqlDialect {}, &sql) else { return None };
     let Statement::Query(q) = parsed.remove(0) else { return None };
     let SetExpr::Select(select) = *q.body else { return None };
@@ -272,26 +288,7 @@ fn backslash_pattern(pattern: &Expr, escape: char) -> Option<String> {
             _ => None,
         }
     }
-    let text = literal(pattern)?;
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == escape {
-            match chars.next() {
-                Some(n @ ('%' | '_' | '\\')) => {
-                    out.push('\\');
-                    out.push(n);
-                }
-                Some(n) => out.push(n),
-                None => return None, // PostgreSQL: "LIKE pattern must not end with escape character"
-            }
-        } else if c == '\\' {
-            out.push_str("\\\\");
-        } else {
-            out.push(c);
-        }
-    }
-    Some(out)
+    crate::engine::pg_functions::backslash_like_pattern(&literal(pattern)?, escape)
 }
 
 /// `int2vector` / `int2[]` columns that datafusion-pg-catalog stores as
@@ -387,7 +384,17 @@ fn rewrite_array_use(expr: &mut Expr) -> bool {
         }
         Some("generate_subscripts") => {
             let args = function_args(expr);
-            match args.first().map(as_array).as_ref().and_then(subscripts_expr) {
+            // The dimension may be a bound parameter (SQLAlchemy): keep it, so
+            // the statement keeps its parameters; one-dimensional arrays only
+            // have subscripts in dimension 1.
+            let rewritten = match (args.first().map(as_array), args.get(1)) {
+                (Some(array), Some(dim)) => parse_expr(&format!(
+                    "unnest(range(1, CASE WHEN ({dim}) = 1 THEN CAST(coalesce(array_length({array}), 0) AS BIGINT) + 1 ELSE 1 END))"
+                )),
+                (Some(array), None) => subscripts_expr(&array),
+                _ => None,
+            };
+            match rewritten {
                 Some(new) => {
                     *expr = new;
                     true
@@ -519,6 +526,111 @@ fn aggregate_scalar_subquery(query: &mut datafusion::sql::sqlparser::ast::Query)
     };
 }
 
+/// Catalogs that are empty for every huntlake database: lake tables have
+/// no sequences, identity or serial columns.
+const EMPTY_CATALOGS: &[&str] = &["pg_sequence"];
+
+/// A scalar subquery `(SELECT e FROM <empty catalog> WHERE ...)` without
+/// aggregates: NULL in PostgreSQL for a catalog with no rows. SQLAlchemy's
+/// `get_columns` asks `pg_sequence` for identity options this way, with
+/// outer columns in the select list, which DataFusion cannot decorrelate.
+fn selects_row_of_empty_catalog(query: &datafusion::sql::sqlparser::ast::Query) -> bool {
+    use datafusion::sql::sqlparser::ast::{SetExpr, TableFactor};
+    let SetExpr::Select(select) = &*query.body else { return false };
+    let [from] = select.from.as_slice() else { return false };
+    if !from.joins.is_empty() || select.projection.len() != 1 {
+        return false;
+    }
+    let TableFactor::Table { name, .. } = &from.relation else { return false };
+    let Some(table) = name.0.last().map(|p| p.to_string().to_ascii_lowercase()) else { return false };
+    let aggregated = match &select.projection[0] {
+        datafusion::sql::sqlparser::ast::SelectItem::UnnamedExpr(e)
+        | datafusion::sql::sqlparser::ast::SelectItem::ExprWithAlias { expr: e, .. } => has_aggregate(e),
+        _ => true,
+    };
+    EMPTY_CATALOGS.contains(&table.as_str()) && !aggregated && select.having.is_none()
+}
+
+/// NULL, as `_huntlake_null(<the query's placeholders>)` when the query has
+/// `$n` placeholders: the client binds values for all of them, so the
+/// statement must keep them.
+fn null_keeping_placeholders(query: &datafusion::sql::sqlparser::ast::Query) -> Expr {
+    use datafusion::sql::sqlparser::ast::visit_expressions;
+    fn placeholder(e: &Expr) -> Option<&str> {
+        match e {
+            Expr::Value(v) => match &v.value {
+                Value::Placeholder(p) => Some(p),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    let mut args: Vec<String> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let _ = visit_expressions(query, |e| {
+        match e {
+            // `$n::type` keeps its cast: it gives the parameter its type.
+            Expr::Cast { expr: inner, .. } if placeholder(inner).is_some() => {
+                seen.push(placeholder(inner).unwrap_or_default().to_string());
+                args.push(e.to_string());
+            }
+            other => {
+                if let Some(p) = placeholder(other) {
+                    if !seen.iter().any(|s| s == p) {
+                        seen.push(p.to_string());
+                        args.push(p.to_string());
+                    }
+                }
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    let null = Expr::Value(datafusion::sql::sqlparser::ast::ValueWithSpan::from(Value::Null));
+    if args.is_empty() {
+        return null;
+    }
+    parse_expr(&format!("_huntlake_null({})", args.join(", "))).unwrap_or(null)
+}
+
+/// asyncpg's base type of a domain: a correlated recursive CTE walking
+/// `pg_type.typbasetype` from the outer type `t`,
+/// `(WITH RECURSIVE typebases(oid, depth) AS (SELECT t2.typbasetype, 0 FROM
+/// pg_type t2 WHERE t2.oid = t.oid UNION ALL ...) SELECT oid FROM typebases
+/// ORDER BY depth DESC LIMIT 1)`, which DataFusion cannot decorrelate.
+/// huntlake's catalog is fixed (no `CREATE DOMAIN`) and its domains (the
+/// information_schema ones) are over base types, so the walk stops after
+/// one step: the answer is `t.typbasetype`.
+fn domain_base_type(query: &datafusion::sql::sqlparser::ast::Query) -> Option<Expr> {
+    use datafusion::sql::sqlparser::ast::{BinaryOperator, SetExpr, TableFactor};
+    let with = query.with.as_ref().filter(|w| w.recursive)?;
+    let [cte] = with.cte_tables.as_slice() else { return None };
+    let SetExpr::SetOperation { left, .. } = &*cte.query.body else { return None };
+    let SetExpr::Select(anchor) = &**left else { return None };
+    let [from] = anchor.from.as_slice() else { return None };
+    let TableFactor::Table { name, alias, .. } = &from.relation else { return None };
+    if !name.0.last().is_some_and(|p| p.to_string().eq_ignore_ascii_case("pg_type")) {
+        return None;
+    }
+    let projects_typbasetype = anchor.projection.iter().any(|item| item.to_string().to_ascii_lowercase().contains("typbasetype"));
+    if !projects_typbasetype {
+        return None;
+    }
+    let inner = alias.as_ref().map(|a| a.name.value.clone()).unwrap_or_else(|| "pg_type".into());
+    // `t2.oid = t.oid`: the side not qualified by the anchor's table is the outer type.
+    let Some(Expr::BinaryOp { left, op: BinaryOperator::Eq, right }) = anchor.selection.as_ref().map(unwrap_nested) else {
+        return None;
+    };
+    let qualifier = |e: &Expr| match e {
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 && parts[1].value.eq_ignore_ascii_case("oid") => {
+            Some(parts[0].clone())
+        }
+        _ => None,
+    };
+    let (l, r) = (qualifier(left)?, qualifier(right)?);
+    let outer = if l.value.eq_ignore_ascii_case(&inner) { r } else if r.value.eq_ignore_ascii_case(&inner) { l } else { return None };
+    parse_expr(&format!("{outer}.typbasetype"))
+}
+
 /// `w` without its top-level `AND` conjuncts equal to `c`.
 fn without_conjunct(w: Expr, c: &Expr) -> Option<Expr> {
     use datafusion::sql::sqlparser::ast::BinaryOperator;
@@ -599,6 +711,10 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for CatalogRewrite {
                 if let Some(new) = pg_columns_factor(alias.clone()) {
                     *factor = new;
                 }
+            } else if n >= 2 && parts[n - 2] == "information_schema" && parts[n - 1] == "views" {
+                if let Some(new) = derived_factor(PG_VIEWS, "views", alias.clone()) {
+                    *factor = new;
+                }
             }
         }
         std::ops::ControlFlow::Continue(())
@@ -608,6 +724,14 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for CatalogRewrite {
         // Before children: `(_pg_expandarray(X)).n` must be seen whole.
         rewrite_array_use(expr);
         if let Expr::Subquery(query) = expr {
+            if selects_row_of_empty_catalog(query) {
+                *expr = null_keeping_placeholders(query);
+                return std::ops::ControlFlow::Continue(());
+            }
+            if let Some(base) = domain_base_type(query) {
+                *expr = base;
+                return std::ops::ControlFlow::Continue(());
+            }
             aggregate_scalar_subquery(query);
         }
         std::ops::ControlFlow::Continue(())
@@ -626,6 +750,13 @@ impl datafusion::sql::sqlparser::ast::VisitorMut for CatalogRewrite {
                 if let Some(esc) = esc.filter(|c| *c != '\\') {
                     if let Some(p) = backslash_pattern(pattern, esc) {
                         **pattern = Expr::Value(ValueWithSpan::from(Value::SingleQuotedString(p)));
+                        *escape = None;
+                    } else if let Some(p) = parse_expr(&format!(
+                        "_huntlake_like_escape({pattern}, '{}')",
+                        esc.to_string().replace('\'', "''")
+                    )) {
+                        // A bound or computed pattern: converted when it is known.
+                        **pattern = p;
                         *escape = None;
                     }
                 } else if esc == Some('\\') {
@@ -721,13 +852,29 @@ mod tests {
     fn array_and_subquery_rewrites() {
         let sql = rewritten("SELECT unnest(i.indkey), generate_subscripts(i.indkey, 1), i.indoption[0], c.conkey[1] FROM pg_catalog.pg_index i, pg_catalog.pg_constraint c");
         assert!(sql.contains("unnest(_huntlake_int2vector(i.indkey))"), "{sql}");
-        assert!(sql.contains("unnest(range(1, CAST(coalesce(array_length(_huntlake_int2vector(i.indkey)), 0) AS BIGINT) + 1))"), "{sql}");
+        assert!(sql.contains("unnest(range(1, CASE WHEN (1) = 1 THEN CAST(coalesce(array_length(_huntlake_int2vector(i.indkey)), 0) AS BIGINT) + 1 ELSE 1 END))"), "{sql}");
         assert!(sql.contains("_huntlake_int2vector(i.indoption)[(0) + 1]"), "{sql}");
         assert!(sql.contains("_huntlake_int2vector(c.conkey)[1]"), "{sql}");
         let sql = rewritten("SELECT (information_schema._pg_expandarray(i.indkey)).n, information_schema._pg_expandarray(i.indkey) AS keys FROM pg_catalog.pg_index i");
         assert!(sql.contains("unnest(_huntlake_expandarray(_huntlake_int2vector(i.indkey))) AS keys"), "{sql}");
         let sql = rewritten("SELECT CASE WHEN a.atthasdef THEN (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d WHERE a.atthasdef AND d.adrelid = a.attrelid) ELSE NULL END FROM pg_catalog.pg_attribute a");
         assert!(sql.contains("_huntlake_if(a.atthasdef, (SELECT first_value(pg_get_expr(d.adbin, d.adrelid)) FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid))"), "{sql}");
+    }
+
+    #[test]
+    fn catalog_subqueries_with_fixed_answers() {
+        // SQLAlchemy identity options: no sequences; the parameters stay.
+        let sql = rewritten("SELECT CASE WHEN a.attidentity != $1::VARCHAR THEN (SELECT json_build_object($2::VARCHAR, s.seqstart) FROM pg_catalog.pg_sequence s WHERE a.attidentity != $3::VARCHAR) ELSE NULL END FROM pg_catalog.pg_attribute a");
+        assert!(sql.contains("THEN _huntlake_null($2::VARCHAR, $3::VARCHAR) ELSE NULL END"), "{sql}");
+        // asyncpg's domain base type walk.
+        let sql = rewritten("SELECT (CASE WHEN t.typtype = 'd' THEN (WITH RECURSIVE typebases(oid, depth) AS (SELECT t2.typbasetype AS oid, 0 AS depth FROM pg_type t2 WHERE t2.oid = t.oid UNION ALL SELECT t2.typbasetype AS oid, tb.depth + 1 AS depth FROM pg_type t2, typebases tb WHERE tb.oid = t2.oid AND t2.typbasetype != 0) SELECT oid FROM typebases ORDER BY depth DESC LIMIT 1) ELSE NULL END) AS basetype FROM pg_catalog.pg_type AS t");
+        assert!(sql.contains("THEN t.typbasetype ELSE NULL END"), "{sql}");
+        // A bound LIKE pattern with another escape than backslash.
+        let sql = rewritten("SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE $1::VARCHAR || '%' ESCAPE '/'");
+        assert!(sql.contains("NOT LIKE _huntlake_like_escape($1::VARCHAR || '%', '/')"), "{sql}");
+        // information_schema.views: views only.
+        let sql = rewritten("SELECT table_name FROM information_schema.views");
+        assert!(sql.contains("WHERE definition IS NOT NULL"), "{sql}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod band_join;
 mod client_queries;
+mod clients;
 mod detect;
 mod edr_ingest;
 mod fixtures;
