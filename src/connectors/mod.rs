@@ -179,6 +179,9 @@ pub enum Parsed {
 /// the middle of the file (the Zeek TSV header).
 pub trait LineParser: Send {
     fn parse(&mut self, line: &str) -> Result<Parsed, String>;
+    /// A copy with the same state, to parse a later part of the file on
+    /// another thread.
+    fn fork(&self) -> Box<dyn LineParser>;
     fn state(&self) -> Option<serde_json::Value> {
         None
     }
@@ -556,10 +559,6 @@ impl Batch {
     fn with_capacity(start_offset: u64, rows: usize) -> Self {
         Self { start_offset, flows: Vec::with_capacity(rows.min(1 << 20)), ..Default::default() }
     }
-
-    fn len(&self) -> usize {
-        self.flows.len() + self.assets.len() + self.quarantine.len()
-    }
 }
 
 struct Run {
@@ -739,65 +738,208 @@ impl Run {
 
 /// A stable 64-bit hash (FNV-1a) for part-file names.
 impl Parsing {
-    /// Reads lines from `start` = (offset, line) on, sending a chunk every
-    /// `batch_rows` rows and one at the end. Stops early when the receiver
-    /// is gone (landing failed).
+    /// Reads the file from `start` = (offset, line) in chunks of
+    /// `batch_rows` lines. A reader thread cuts chunks, parser threads (one
+    /// per core) parse them, each with a fork of the parser in the state at
+    /// the chunk's start, and this thread takes the results in file order
+    /// into batches (duplicates, entities, quarantine) and sends one per
+    /// chunk to be landed. Stops early when the receiver is gone.
     #[allow(clippy::too_many_arguments)]
     fn read(
         &mut self,
-        mut reader: Box<dyn BufRead + Send>,
-        mut parser: Box<dyn LineParser>,
+        reader: Box<dyn BufRead + Send>,
+        parser: Box<dyn LineParser>,
         start: (u64, u64),
         batch_rows: usize,
         key: &str,
         gzip: bool,
         tx: &tokio::sync::mpsc::Sender<io::Result<Chunk>>,
     ) {
-        let (mut offset, mut line_no) = start;
-        let mut batch = Batch::with_capacity(offset, batch_rows);
-        let mut buf = Vec::with_capacity(4096);
-        let mut complete = true;
-        loop {
-            buf.clear();
-            let n = match reader.read_until(b'\n', &mut buf) {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+        let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<Job>(1);
+        let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(workers);
+        // `move`: when this thread stops early, dropping the result receiver
+        // is what stops the parser threads, and through them the reader.
+        std::thread::scope(move |scope| {
+            scope.spawn(move || cut_chunks(reader, parser, start, batch_rows, key, gzip, job_tx));
+            for _ in 0..workers {
+                let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
+                scope.spawn(move || loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    if done_tx.send(job.run()).is_err() {
+                        return;
+                    }
+                });
+            }
+            drop(done_tx);
+            // Results arrive in any order; take them in file order.
+            let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+            let mut next = 0u64;
+            for done in done_rx.iter() {
+                pending.insert(done.seq, done);
+                while let Some(done) = pending.remove(&next) {
+                    next += 1;
+                    match self.take(done, key) {
+                        Ok((chunk, last)) => {
+                            if tx.blocking_send(Ok(chunk)).is_err() || last {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(e));
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// One parsed chunk into a batch ready to land, and whether it was the last.
+    fn take(&mut self, done: Done, key: &str) -> io::Result<(Chunk, bool)> {
+        let Done { chunk: raw, results, state, .. } = done;
+        if let Some(e) = raw.error {
+            return Err(e);
+        }
+        let mut batch = Batch::with_capacity(raw.start_offset, raw.ends.len());
+        let mut from = 0;
+        for (i, (end, parsed)) in raw.ends.iter().zip(results).enumerate() {
+            self.lines_read += 1;
+            self.accept(key, raw.start_line + i as u64 + 1, &raw.text[from..*end], parsed, &mut batch);
+            from = *end;
+        }
+        let line = raw.start_line + raw.ends.len() as u64;
+        Ok((Chunk { batch, offset: raw.end_offset, line, complete: raw.complete, state }, raw.last))
+    }
+}
+
+/// Lines of a file cut for parsing; `ends[i]` is where line i ends in `text`.
+struct RawChunk {
+    start_offset: u64,
+    start_line: u64,
+    end_offset: u64,
+    text: Vec<u8>,
+    ends: Vec<usize>,
+    /// The end of the input: the last chunk of this read.
+    last: bool,
+    /// The whole file was read (false when the last line is still being written).
+    complete: bool,
+    error: Option<io::Error>,
+}
+
+struct Job {
+    seq: u64,
+    chunk: RawChunk,
+    parser: Box<dyn LineParser>,
+}
+
+struct Done {
+    seq: u64,
+    chunk: RawChunk,
+    results: Vec<Result<Parsed, String>>,
+    /// The parser's state after the chunk (for the checkpoint).
+    state: Option<serde_json::Value>,
+}
+
+impl Job {
+    fn run(mut self) -> Done {
+        let mut results = Vec::with_capacity(self.chunk.ends.len());
+        let mut from = 0;
+        for end in &self.chunk.ends {
+            let raw = trim_line(&self.chunk.text[from..*end]);
+            results.push(match std::str::from_utf8(raw) {
+                Ok(text) if text.trim().is_empty() => Ok(Parsed::Nothing),
+                Ok(text) => self.parser.parse(text),
+                Err(e) => Err(format!("not UTF-8: {e}")),
+            });
+            from = *end;
+        }
+        Done { seq: self.seq, state: self.parser.state(), chunk: self.chunk, results }
+    }
+}
+
+fn trim_line(raw: &[u8]) -> &[u8] {
+    let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    raw.strip_suffix(b"\r").unwrap_or(raw)
+}
+
+/// The reader thread: cuts the input into chunks of `lines` lines, each
+/// sent with a fork of the parser in the state at the chunk's start (the
+/// master parser sees only the header lines, which are what change it).
+fn cut_chunks(
+    mut reader: Box<dyn BufRead + Send>,
+    mut master: Box<dyn LineParser>,
+    start: (u64, u64),
+    lines: usize,
+    key: &str,
+    gzip: bool,
+    jobs: std::sync::mpsc::SyncSender<Job>,
+) {
+    let (mut offset, mut line_no) = start;
+    let mut seq = 0u64;
+    loop {
+        let mut chunk = RawChunk {
+            start_offset: offset,
+            start_line: line_no,
+            end_offset: offset,
+            text: Vec::with_capacity(lines.min(1 << 16) * 256),
+            ends: Vec::with_capacity(lines.min(1 << 20)),
+            last: false,
+            complete: true,
+            error: None,
+        };
+        let parser = master.fork();
+        while chunk.ends.len() < lines {
+            let before = chunk.text.len();
+            let n = match reader.read_until(b'\n', &mut chunk.text) {
                 Ok(n) => n,
                 Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    return;
+                    chunk.text.truncate(before);
+                    chunk.error = Some(e);
+                    chunk.last = true;
+                    break;
                 }
             };
             if n == 0 {
+                chunk.last = true;
                 break;
             }
-            if buf.last() != Some(&b'\n') && !gzip {
+            if chunk.text.last() != Some(&b'\n') && !gzip {
                 // The writer may still be writing this line: leave it for the next run.
                 tracing::warn!(file = %key, line = line_no + 1, "Last line has no newline yet; left for the next run.");
-                complete = false;
+                chunk.text.truncate(before);
+                chunk.last = true;
+                chunk.complete = false;
                 break;
             }
             offset += n as u64;
             line_no += 1;
-            self.lines_read += 1;
-            self.line(key, line_no, &buf, parser.as_mut(), &mut batch);
-            if batch.len() >= batch_rows {
-                let full = std::mem::replace(&mut batch, Batch::with_capacity(offset, batch_rows));
-                let chunk = Chunk { batch: full, offset, line: line_no, complete: false, state: parser.state() };
-                if tx.blocking_send(Ok(chunk)).is_err() {
-                    return;
+            chunk.ends.push(chunk.text.len());
+            if chunk.text[before] == b'#' {
+                if let Ok(text) = std::str::from_utf8(trim_line(&chunk.text[before..])) {
+                    let _ = master.parse(text);
                 }
             }
         }
-        let _ = tx.blocking_send(Ok(Chunk { batch, offset, line: line_no, complete, state: parser.state() }));
+        chunk.end_offset = offset;
+        let last = chunk.last;
+        if jobs.send(Job { seq, chunk, parser }).is_err() || last {
+            return;
+        }
+        seq += 1;
     }
+}
 
-    fn line(&mut self, key: &str, line_no: u64, raw: &[u8], parser: &mut dyn LineParser, batch: &mut Batch) {
-        let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let parsed = match std::str::from_utf8(raw) {
-            Ok(text) if text.trim().is_empty() => Ok(Parsed::Nothing),
-            Ok(text) => parser.parse(text),
-            Err(e) => Err(format!("not UTF-8: {e}")),
-        };
+impl Parsing {
+    /// Takes one parsed line into the batch: drops repeated flows, resolves
+    /// entities, learns leases, keeps the reason of a bad line.
+    fn accept(&mut self, key: &str, line_no: u64, raw: &[u8], parsed: Result<Parsed, String>, batch: &mut Batch) {
+        let raw = trim_line(raw);
         match parsed {
             Ok(Parsed::Flow(flow)) => {
                 if self.seen.insert(&flow.uid) {

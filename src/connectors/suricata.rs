@@ -13,6 +13,10 @@ use super::{parse_time, FlowRow, LineParser, Parsed};
 pub struct SuricataParser;
 
 impl LineParser for SuricataParser {
+    fn fork(&self) -> Box<dyn LineParser> {
+        Box::new(SuricataParser)
+    }
+
     fn parse(&mut self, line: &str) -> Result<Parsed, String> {
         let value: Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
         let Value::Object(event) = value else { return Err("EVE line is not a JSON object".into()) };

@@ -55,6 +55,7 @@ fn kind_of_path(path: &str) -> Kind {
 }
 
 /// Parses one Zeek log file, line by line.
+#[derive(Clone)]
 pub struct ZeekParser {
     /// The kind the file name suggests (`conn*`, `dhcp*`), if any.
     hint: Option<Kind>,
@@ -112,6 +113,10 @@ impl ZeekParser {
 }
 
 impl LineParser for ZeekParser {
+    fn fork(&self) -> Box<dyn LineParser> {
+        Box::new(self.clone())
+    }
+
     fn parse(&mut self, line: &str) -> Result<Parsed, String> {
         if line.starts_with('#') {
             self.header_line(line);
