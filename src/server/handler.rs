@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use async_trait::async_trait;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, Statement as PlanStatement};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
@@ -21,6 +22,7 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::PgWireBackendMessage;
 
+use super::auth::Role;
 use super::encode;
 use super::errors::{self, sqlstate};
 use super::params;
@@ -65,19 +67,39 @@ async fn plan_statement(session: &ClientSession, statement: &Statement) -> PgWir
         .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
         .await
         .map_err(errors::from_datafusion)?;
-    check_read_only(&plan)?;
+    check_read_only(&plan, session.role)?;
     Ok(plan)
 }
 
-fn check_read_only(plan: &LogicalPlan) -> PgWireResult<()> {
-    match plan {
-        LogicalPlan::Dml(dml) => Err(errors::read_only(&dml.op.to_string().to_uppercase())),
-        LogicalPlan::Copy(_) => Err(errors::read_only("COPY")),
-        LogicalPlan::Ddl(ddl) => match ddl {
-            DdlStatement::CreateView(_) | DdlStatement::DropView(_) => Ok(()),
-            other => Err(errors::read_only(other.name())),
-        },
-        _ => Ok(()),
+/// Refuses plans that would write anywhere (nobody may modify lake data over
+/// the wire), looking inside EXPLAIN / EXPLAIN ANALYZE too, and view DDL for
+/// roles that may only query.
+fn check_read_only(plan: &LogicalPlan, role: Role) -> PgWireResult<()> {
+    let mut refusal = None;
+    plan.apply(|node| {
+        let r = match node {
+            LogicalPlan::Dml(dml) => Err(errors::read_only(&dml.op.to_string().to_uppercase())),
+            LogicalPlan::Copy(_) => Err(errors::read_only("COPY")),
+            LogicalPlan::Ddl(ddl) => match ddl {
+                DdlStatement::CreateView(_) | DdlStatement::DropView(_) if role.may_create_views() => Ok(()),
+                DdlStatement::CreateView(_) => Err(errors::not_permitted("CREATE VIEW", role.name())),
+                DdlStatement::DropView(_) => Err(errors::not_permitted("DROP VIEW", role.name())),
+                other => Err(errors::read_only(other.name())),
+            },
+            _ => Ok(()),
+        };
+        match r {
+            Ok(()) => Ok(TreeNodeRecursion::Continue),
+            Err(e) => {
+                refusal = Some(e);
+                Ok(TreeNodeRecursion::Stop)
+            }
+        }
+    })
+    .map_err(errors::from_datafusion)?;
+    match refusal {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 
@@ -215,11 +237,12 @@ impl QueryService {
                     probe.set(name, value).map_err(|e| errors::setting_error(&e))?;
                 }
                 let deadline = encode::deadline(session.settings().statement_timeout());
+                let cancel = session.cancel.start();
                 let plan = match plan {
                     Some(p) => p,
-                    None => encode::within(deadline, plan_statement(session, statement)).await?,
+                    None => encode::within(deadline, &cancel, plan_statement(session, statement)).await?,
                 };
-                let response = self.execute_plan(session, plan, format, deadline).await?;
+                let response = self.execute_plan(session, plan, format, deadline, cancel).await?;
                 session.update_settings(|s| {
                     for (name, value, is_local) in &set_configs {
                         if !is_local {
@@ -238,10 +261,11 @@ impl QueryService {
         plan: LogicalPlan,
         format: &Format,
         deadline: Option<tokio::time::Instant>,
+        cancel: tokio_util::sync::CancellationToken,
     ) -> PgWireResult<Response> {
         if let Some(tag) = execution_tag(&plan) {
             let ctx = session.ctx.clone();
-            encode::within(deadline, async move {
+            encode::within(deadline, &cancel, async move {
                 let df = ctx.execute_logical_plan(plan).await.map_err(errors::from_datafusion)?;
                 df.collect().await.map_err(errors::from_datafusion)?;
                 Ok(())
@@ -250,13 +274,13 @@ impl QueryService {
             return Ok(Response::Execution(Tag::new(tag)));
         }
         let ctx = session.ctx.clone();
-        let stream = encode::within(deadline, async move {
+        let stream = encode::within(deadline, &cancel, async move {
             let df = ctx.execute_logical_plan(plan).await.map_err(errors::from_datafusion)?;
             df.execute_stream().await.map_err(errors::from_datafusion)
         })
         .await?;
         let fields = encode::fields(stream.schema().as_ref(), format, session.format_options())?;
-        Ok(Response::Query(encode::query_response(stream, fields, deadline)))
+        Ok(Response::Query(encode::query_response(stream, fields, deadline, cancel)))
     }
 }
 
