@@ -24,6 +24,7 @@ use pgwire::messages::PgWireBackendMessage;
 
 use super::auth::Role;
 use super::encode;
+use super::executor::SharedRuntime;
 use super::errors::{self, sqlstate};
 use super::params;
 use super::session::ClientSession;
@@ -48,13 +49,15 @@ pub struct QueryService {
     engine: Engine,
     compat: Arc<PostgresCompatibilityParser>,
     parser: Arc<StatementParser>,
+    /// Where result streams are driven (see [`super::executor`]).
+    runtime: SharedRuntime,
 }
 
 impl QueryService {
-    pub fn new(engine: Engine) -> Self {
+    pub fn new(engine: Engine, runtime: SharedRuntime) -> Self {
         let compat = Arc::new(PostgresCompatibilityParser::new());
         let parser = Arc::new(StatementParser { engine: engine.clone(), compat: compat.clone() });
-        Self { engine, compat, parser }
+        Self { engine, compat, parser, runtime }
     }
 }
 
@@ -274,9 +277,10 @@ impl QueryService {
             return Ok(Response::Execution(Tag::new(tag)));
         }
         let ctx = session.ctx.clone();
+        let runtime = self.runtime.clone();
         let stream = encode::within(deadline, &cancel, async move {
             let df = ctx.execute_logical_plan(plan).await.map_err(errors::from_datafusion)?;
-            df.execute_stream().await.map_err(errors::from_datafusion)
+            runtime.execute(df).await.map_err(errors::from_datafusion)
         })
         .await?;
         let fields = encode::fields(stream.schema().as_ref(), format, session.format_options())?;

@@ -18,6 +18,7 @@ pub mod auth;
 mod cancel;
 mod connection;
 mod encode;
+mod executor;
 pub mod errors;
 mod handler;
 mod params;
@@ -69,6 +70,9 @@ pub struct ServerOptions {
     pub throttle: ThrottleOptions,
     /// Time allowed from connect to a completed login.
     pub startup_timeout: Duration,
+    /// Run query execution on this runtime instead of a dedicated one
+    /// (tests use it to measure the queries' CPU time).
+    pub query_runtime: Option<tokio::runtime::Handle>,
 }
 
 impl ServerOptions {
@@ -83,6 +87,7 @@ impl ServerOptions {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             throttle: ThrottleOptions::default(),
             startup_timeout: Duration::from_secs(60),
+            query_runtime: None,
         }
     }
 }
@@ -136,8 +141,12 @@ pub async fn serve(
         ));
     }
     let backends = Backends::new();
+    let runtime = Arc::new(match options.query_runtime.clone() {
+        Some(handle) => executor::QueryRuntime::on(handle),
+        None => executor::QueryRuntime::dedicated()?,
+    });
     let shared = Arc::new(connection::Shared {
-        query: Arc::new(QueryService::new(engine)),
+        query: Arc::new(QueryService::new(engine, runtime)),
         users: Arc::new(UserStore::new(&options.users)),
         params: Arc::new(auth::parameter_provider()),
         backends,

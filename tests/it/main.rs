@@ -8,4 +8,5 @@ mod ingest;
 mod lake;
 mod psql;
 mod server;
+mod server_security;
 mod slt;
