@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, SinkExt, StreamExt};
 use pgwire::api::auth::DefaultServerParameterProvider;
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::{ClientInfo, ErrorHandler, NoopHandler, PgWireConnectionState};
@@ -65,15 +67,105 @@ enum Framing {
     /// Reading a header: 4 length bytes for the untyped startup packet,
     /// 1 type byte + 4 length bytes afterwards.
     Header { typed: bool, buf: [u8; 5], have: usize },
-    Body { remaining: usize },
+    /// Reading the body of a message of type `kind` (0 for untyped).
+    Body { kind: u8, remaining: usize },
 }
 
 /// A transport that fails with `InvalidData` as soon as a frontend message
-/// announces a length over the cap, before its body is read.
+/// announces a length over the cap, before its body is read, and when a
+/// message whose counts and lengths do not add up is complete (before
+/// pgwire's decoder, which trusts them, sees it).
 pub(super) struct Capped<S> {
     io: S,
     cap: usize,
     framing: Framing,
+    /// Body of the current message, kept for the types that are checked.
+    body: Vec<u8>,
+    /// Password-family messages seen: the first one is a SASLInitialResponse.
+    password_messages: usize,
+}
+
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("invalid frontend message: {what}"))
+}
+
+/// Reads a message body field by field, failing instead of panicking.
+struct Fields<'a>(&'a [u8]);
+
+impl Fields<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if n > self.0.len() {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn i16(&mut self) -> Option<i16> {
+        self.take(2).map(|b| i16::from_be_bytes([b[0], b[1]]))
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.take(4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn cstr(&mut self) -> Option<()> {
+        let end = self.0.iter().position(|&b| b == 0)?;
+        self.take(end + 1).map(|_| ())
+    }
+    fn count(&mut self) -> Option<usize> {
+        usize::try_from(self.i16()?).ok()
+    }
+}
+
+/// Whether the counts and lengths inside a Bind, Parse or
+/// SASLInitialResponse body are consistent with its size.
+fn well_formed(kind: u8, body: &[u8], first_password: bool) -> bool {
+    let mut f = Fields(body);
+    let ok = match kind {
+        b'B' => (|| {
+            f.cstr()?;
+            f.cstr()?;
+            for _ in 0..f.count()? {
+                f.i16()?;
+            }
+            for _ in 0..f.count()? {
+                let len = f.i32()?;
+                if len >= 0 {
+                    f.take(len as usize)?;
+                } else if len != -1 {
+                    return None;
+                }
+            }
+            for _ in 0..f.count()? {
+                f.i16()?;
+            }
+            Some(())
+        })(),
+        b'P' => (|| {
+            f.cstr()?;
+            f.cstr()?;
+            for _ in 0..f.count()? {
+                f.i32()?;
+            }
+            Some(())
+        })(),
+        b'p' if first_password => (|| {
+            f.cstr()?;
+            let len = f.i32()?;
+            if len >= 0 {
+                f.take(len as usize)?;
+            } else if len != -1 {
+                return None;
+            }
+            Some(())
+        })(),
+        _ => Some(()),
+    };
+    ok.is_some()
+}
+
+/// Message types whose bodies are checked by [`well_formed`].
+fn checked(kind: u8) -> bool {
+    matches!(kind, b'B' | b'P' | b'p')
 }
 
 fn too_large(len: usize, cap: usize) -> io::Error {
@@ -85,19 +177,41 @@ fn too_large(len: usize, cap: usize) -> io::Error {
 
 impl<S> Capped<S> {
     fn new(io: S, cap: usize) -> Self {
-        Self { io, cap, framing: Framing::Header { typed: false, buf: [0; 5], have: 0 } }
+        Self { io, cap, framing: Framing::Header { typed: false, buf: [0; 5], have: 0 }, body: Vec::new(), password_messages: 0 }
     }
 
-    /// Follows the framing over `data`, failing on an oversized length.
+    /// A message of type `kind` (0: untyped) is complete in `self.body`.
+    fn finish(&mut self, kind: u8) -> io::Result<()> {
+        if checked(kind) {
+            let first_password = kind == b'p' && self.password_messages == 0;
+            if kind == b'p' {
+                self.password_messages += 1;
+            }
+            if !well_formed(kind, &self.body, first_password) {
+                return Err(invalid(&format!("inconsistent lengths in a message of type {}", kind as char)));
+            }
+        }
+        self.body.clear();
+        self.framing = Framing::Header { typed: true, buf: [0; 5], have: 0 };
+        Ok(())
+    }
+
+    /// Follows the framing over `data`, failing on an oversized length or a
+    /// malformed checked message.
     fn track(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             match &mut self.framing {
-                Framing::Body { remaining } => {
+                Framing::Body { kind, remaining } => {
+                    let kind = *kind;
                     let n = (*remaining).min(data.len());
                     *remaining -= n;
+                    let done = *remaining == 0;
+                    if checked(kind) {
+                        self.body.extend_from_slice(&data[..n]);
+                    }
                     data = &data[n..];
-                    if *remaining == 0 {
-                        self.framing = Framing::Header { typed: true, buf: [0; 5], have: 0 };
+                    if done {
+                        self.finish(kind)?;
                     }
                 }
                 Framing::Header { typed, buf, have } => {
@@ -107,18 +221,21 @@ impl<S> Capped<S> {
                     *have += n;
                     data = &data[n..];
                     if *have == need {
+                        let kind = if *typed { buf[0] } else { 0 };
                         let len = i32::from_be_bytes(buf[need - 4..need].try_into().expect("4 bytes"));
-                        if len < 4 {
-                            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("invalid message length {len}")));
+                        // The startup packet holds at least a protocol version.
+                        let min = if *typed { 4 } else { 8 };
+                        if len < min {
+                            return Err(invalid(&format!("length {len}")));
                         }
                         let len = len as usize;
                         if len > self.cap {
                             return Err(too_large(len, self.cap));
                         }
-                        self.framing = match len - 4 {
-                            0 => Framing::Header { typed: true, buf: [0; 5], have: 0 },
-                            remaining => Framing::Body { remaining },
-                        };
+                        match len - 4 {
+                            0 => self.finish(kind)?,
+                            remaining => self.framing = Framing::Body { kind, remaining },
+                        }
                     }
                 }
             }
@@ -198,8 +315,11 @@ pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
     loop {
         let authenticating =
             matches!(socket.state(), PgWireConnectionState::AwaitingStartup | PgWireConnectionState::AuthenticationInProgress);
+        // Decoding is pgwire's; should it panic on some input after all, the
+        // connection ends with an error instead of silently.
+        let next = AssertUnwindSafe(socket.next()).catch_unwind();
         let next = if authenticating {
-            match timeout_at(startup_deadline, socket.next()).await {
+            match timeout_at(startup_deadline, next).await {
                 Ok(n) => n,
                 Err(_) => {
                     send_fatal(&mut socket, sqlstate::PROTOCOL_VIOLATION, "canceling authentication due to timeout".into()).await;
@@ -207,7 +327,12 @@ pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
                 }
             }
         } else {
-            socket.next().await
+            next.await
+        };
+        let Ok(next) = next else {
+            tracing::warn!(%peer, "Decoding a message panicked; closing the connection.");
+            send_fatal(&mut socket, sqlstate::PROTOCOL_VIOLATION, "invalid frontend message".into()).await;
+            break;
         };
         let msg = match next {
             None => break,
@@ -253,7 +378,7 @@ pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
             PgWireConnectionState::CopyInProgress(extended) => extended,
             _ => msg.is_extended_query(),
         };
-        let result = process_message(
+        let result = AssertUnwindSafe(process_message(
             msg,
             &mut socket,
             startup.clone(),
@@ -261,8 +386,14 @@ pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
             shared.query.clone(),
             copy.clone(),
             cancel.clone(),
-        )
+        ))
+        .catch_unwind()
         .await;
+        let Ok(result) = result else {
+            tracing::error!(%peer, "Handling a message panicked; closing the connection.");
+            send_fatal(&mut socket, sqlstate::INTERNAL_ERROR, "internal error".into()).await;
+            break;
+        };
         match result {
             Ok(()) => {
                 if authenticating && matches!(socket.state(), PgWireConnectionState::ReadyForQuery) {
@@ -325,6 +456,15 @@ mod tests {
         let err = c.track(&[b'Q', 0, 0, 1, 0]).unwrap_err();
         assert!(err.to_string().contains("exceeds the limit"), "{err}");
         let mut c = Capped::new((), 100);
-        assert!(c.track(&[0, 0, 0, 2]).is_err(), "length below 4");
+        assert!(c.track(&[0, 0, 0, 2]).is_err(), "length below 8 for a startup packet");
+        // A Bind whose parameter length runs past the message.
+        let mut c = Capped::new((), 1000);
+        c.track(&[0, 0, 0, 8, 0, 3, 0, 0]).unwrap();
+        let body = [&b"\0s\0"[..], &0i16.to_be_bytes(), &1i16.to_be_bytes(), &100i32.to_be_bytes(), b"x", &0i16.to_be_bytes()].concat();
+        let mut msg = vec![b'B'];
+        msg.extend(((body.len() + 4) as i32).to_be_bytes());
+        msg.extend(&body);
+        assert!(c.track(&msg).is_err());
+        assert!(well_formed(b'B', &[&b"\0s\0"[..], &0i16.to_be_bytes(), &1i16.to_be_bytes(), &1i32.to_be_bytes(), b"x", &0i16.to_be_bytes()].concat(), false));
     }
 }

@@ -9,4 +9,5 @@ mod lake;
 mod psql;
 mod server;
 mod server_security;
+mod wire_fuzz;
 mod slt;
