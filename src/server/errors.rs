@@ -94,7 +94,7 @@ pub fn from_datafusion(e: DataFusionError) -> PgWireError {
         return error_with_hint(
             code,
             format!("out of memory: {message}"),
-            "The query needs more memory than [engine] memory_limit allows, in an operator that cannot spill to disk; narrow it (time range, fewer groups, a smaller join side) or raise the limit.",
+            "The query needs more memory than [engine] memory_limit allows (operators that can spill to disk already do); narrow it (time range, fewer groups, a smaller join side) or raise the limit.",
         );
     }
     error(code, message)

@@ -115,11 +115,11 @@ async fn assert_cancelled_and_idle(
     let err = tokio::time::timeout(Duration::from_secs(10), running).await.expect("cancel ends the query").unwrap();
     assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{how}: {err:?}");
     assert!(err.as_db_error().unwrap().message().contains("user request"), "{how}: {err:?}");
-    // Within a second of the cancel the work has stopped: well under a
-    // tenth of one core over the following second.
+    // Within a second of the cancel the work has stopped: under 5% of one
+    // core over the following second (busy, it used one or two cores).
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = cpu_over_a_second(tids).await;
-    assert!(idle < 10, "{how}: {idle} CPU ticks in the second after the cancel");
+    assert!(idle < 5, "{how}: {idle} CPU ticks in the second after the cancel");
 }
 
 #[test]
@@ -141,7 +141,8 @@ fn cancel_stops_the_query_cpu_within_a_second() {
         // The protocol's CancelRequest (backend pid + secret key).
         let running = heavy(client.clone());
         let busy = cpu_over_a_second(&tids).await;
-        assert!(busy >= 30, "the heavy query keeps the server busy ({busy} ticks)");
+        // Loose: the machine may be shared; the point is that it is clearly busy.
+        assert!(busy >= 10, "the heavy query keeps the server busy ({busy} ticks)");
         client.cancel_token().cancel_query(NoTls).await.unwrap();
         assert_cancelled_and_idle(running, &tids, "CancelRequest").await;
 
@@ -154,7 +155,7 @@ fn cancel_stops_the_query_cpu_within_a_second() {
         assert_ne!(pid, other_pid, "each connection has its own pid");
         let running = heavy(client.clone());
         let busy = cpu_over_a_second(&tids).await;
-        assert!(busy >= 30, "busy again ({busy} ticks)");
+        assert!(busy >= 10, "busy again ({busy} ticks)");
         let sql = format!("SELECT pg_cancel_backend({pid})");
         let denied: bool = other_user.query_one(sql.as_str(), &[]).await.unwrap().get(0);
         assert!(!denied, "another user cannot cancel");
@@ -228,6 +229,15 @@ async fn memory_limit_fails_unspillable_queries_with_53200_and_spills_sorts() {
     let (_dir, lake) = small_lake().await;
     let server = start_with(lake, |e| e.memory_limit = Some(16 << 20), |_| {}).await;
     let client = server.connect().await;
+    // A sort larger than the limit spills to disk and completes.
+    let row = client
+        .query_one(
+            "SELECT count(*), min(rn) FROM (SELECT row_number() OVER (ORDER BY value DESC) AS rn FROM generate_series(1, 4000000)) t",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 4_000_000);
     // The build side of a hash join must fit in memory: it cannot spill.
     let err = client
         .query_one(
@@ -240,15 +250,6 @@ async fn memory_limit_fails_unspillable_queries_with_53200_and_spills_sorts() {
     let db = err.as_db_error().unwrap();
     assert!(db.message().starts_with("out of memory"), "{}", db.message());
     assert!(db.hint().unwrap_or("").contains("memory_limit"), "{db:?}");
-    // A sort larger than the limit spills to disk and completes.
-    let row = client
-        .query_one(
-            "SELECT count(*), min(rn) FROM (SELECT row_number() OVER (ORDER BY value DESC) AS rn FROM generate_series(1, 4000000)) t",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(row.get::<_, i64>(0), 4_000_000);
     // The connection stays usable.
     assert_eq!(client.query_one("SELECT 1::bigint", &[]).await.unwrap().get::<_, i64>(0), 1);
 }
@@ -467,6 +468,9 @@ fn no_password_or_verifier_in_any_log_line() {
     // thread, under this subscriber, whatever other tests log meanwhile.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     tracing::subscriber::with_default(subscriber, || {
+        // Callsites first hit by concurrent tests may have cached "no
+        // subscriber is interested"; recompute now that this one exists.
+        tracing::callsite::rebuild_interest_cache();
         rt.block_on(async {
             let (_dir, lake) = small_lake().await;
             let server = start_with(
