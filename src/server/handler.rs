@@ -71,7 +71,31 @@ async fn plan_statement(session: &ClientSession, statement: &Statement) -> PgWir
         .await
         .map_err(errors::from_datafusion)?;
     check_read_only(&plan, session.role)?;
+    check_shared_names(session, &plan).await?;
     Ok(plan)
+}
+
+/// Views are shared by all connections, so an analyst may not replace or
+/// drop a lake table (`CREATE OR REPLACE VIEW edr_alerts ...` would change
+/// what everybody reads) or one of the views the server was started with.
+async fn check_shared_names(session: &ClientSession, plan: &LogicalPlan) -> PgWireResult<()> {
+    let name = match plan {
+        LogicalPlan::Ddl(DdlStatement::CreateView(v)) if v.or_replace => &v.name,
+        LogicalPlan::Ddl(DdlStatement::DropView(v)) => &v.name,
+        _ => return Ok(()),
+    };
+    if session.protected_views.contains(&name.table().to_ascii_lowercase()) {
+        return Err(errors::error(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            format!("cannot replace or drop {name}: it is one of the server's views (sql/ or [engine] sql_dir)"),
+        ));
+    }
+    if let Ok(provider) = session.ctx.table_provider(name.clone()).await {
+        if provider.table_type() != datafusion::datasource::TableType::View {
+            return Err(errors::read_only(&format!("CREATE OR REPLACE VIEW / DROP VIEW on table {name}")));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses plans that would write anywhere (nobody may modify lake data over

@@ -4,7 +4,7 @@
 //! and cancel switch, and `pg_backend_pid()` / `pg_cancel_backend()` bound
 //! to this connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
@@ -14,7 +14,7 @@ use pgwire::types::format::FormatOptions;
 use super::auth::Role;
 use super::cancel::{register_session_functions, QueryCancel, Registration};
 use crate::engine::settings::PgSettings;
-use crate::engine::Engine;
+use crate::engine::{view_name, Engine};
 
 /// Per-connection state.
 pub struct ClientSession {
@@ -23,6 +23,9 @@ pub struct ClientSession {
     pub role: Role,
     /// Cancels this connection's running statement.
     pub cancel: Arc<QueryCancel>,
+    /// Views the server was started with (lower case): not replaceable or
+    /// droppable over the wire.
+    pub protected_views: HashSet<String>,
 }
 
 impl ClientSession {
@@ -44,7 +47,9 @@ impl ClientSession {
                 }
                 None => (Role::Reader, Arc::new(QueryCancel::default())),
             };
-            let session = ClientSession { ctx, role, cancel };
+            let protected_views =
+                engine.sql_files().iter().filter_map(|f| view_name(&f.sql)).map(|n| n.to_ascii_lowercase()).collect();
+            let session = ClientSession { ctx, role, cancel, protected_views };
             session.update_settings(|s| {
                 for (key, value) in client.metadata() {
                     // Startup keys that are not settings (user, database) are ignored.

@@ -334,8 +334,19 @@ async fn readers_only_query_analysts_create_views_nobody_writes() {
             assert_eq!(err.code(), Some(&SqlState::READ_ONLY_SQL_TRANSACTION), "{sql}: {err:?}");
         }
     }
+    // Views are shared: a lake table cannot be shadowed, nor dropped as a view.
+    for sql in ["CREATE OR REPLACE VIEW edr_alerts AS SELECT 1 AS x", "DROP VIEW edr_alerts"] {
+        let err = analyst.simple_query(sql).await.unwrap_err();
+        assert_eq!(err.code(), Some(&SqlState::READ_ONLY_SQL_TRANSACTION), "{sql}: {err:?}");
+    }
+    // Nor can the server's own views (sql/) be replaced or dropped.
+    for sql in ["CREATE OR REPLACE VIEW beacons AS SELECT 1 AS x", "DROP VIEW beacons"] {
+        let err = analyst.simple_query(sql).await.unwrap_err();
+        assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{sql}: {err:?}");
+    }
     let n: i64 = analyst.query_one("SELECT count(*) FROM edr_alerts", &[]).await.unwrap().get(0);
     assert_eq!(n, 2, "data unchanged");
+    analyst.simple_query("CREATE OR REPLACE VIEW v_analyst AS SELECT vendor FROM edr_alerts LIMIT 1").await.unwrap();
     analyst.simple_query("DROP VIEW v_analyst").await.unwrap();
 }
 

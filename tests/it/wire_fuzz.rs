@@ -164,7 +164,7 @@ fn random_message(rng: &mut Rng) -> Vec<u8> {
             typed(b'B', &body)
         }
         3 => {
-            let mut body = vec![*rng.pick(&[b'S', b'P', b'X'])];
+            let mut body = vec![*rng.pick(b"SPX")];
             body.extend(cstr(if rng.below(2) == 0 { b"" } else { b"s1" }));
             typed(b'D', &body)
         }
@@ -173,9 +173,9 @@ fn random_message(rng: &mut Rng) -> Vec<u8> {
             body.extend((rng.next() as i32).to_be_bytes());
             typed(b'E', &body)
         }
-        5 => typed(*rng.pick(&[b'S', b'H', b'c']), &[]),
+        5 => typed(*rng.pick(b"SHc"), &[]),
         6 => {
-            let mut body = vec![*rng.pick(&[b'S', b'P', b'Z'])];
+            let mut body = vec![*rng.pick(b"SPZ")];
             body.extend(cstr(b"s1"));
             typed(b'C', &body)
         }
