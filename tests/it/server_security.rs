@@ -509,3 +509,30 @@ fn no_password_or_verifier_in_any_log_line() {
         assert!(!log.contains(needle), "{needle:?} appears in the log:\n{log}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_open_connections_finish_then_stops() {
+    let (_dir, lake) = small_lake().await;
+    let engine = huntlake::engine::Engine::open(huntlake::engine::EngineOptions::new(lake)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut options = huntlake::server::ServerOptions::new(vec![Credential::from_password(USER, PASSWORD, Role::Reader)]);
+    options.shutdown_grace = Duration::from_secs(30);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(huntlake::server::serve(engine, options, listener, async {
+        let _ = stopped.await;
+    }));
+    let conn = format!("host=127.0.0.1 port={} user={USER} password={PASSWORD}", addr.port());
+    let (client, connection) = tokio_postgres::connect(&conn, NoTls).await.unwrap();
+    let connection = tokio::spawn(connection);
+    stop.send(()).unwrap();
+    // The open connection is still served during the grace period...
+    let n: i64 = client.query_one("SELECT count(*) FROM edr_alerts", &[]).await.unwrap().get(0);
+    assert_eq!(n, 2);
+    assert!(!serving.is_finished(), "serve waits for open connections");
+    // ...and once it closes, serve returns and no one else gets in.
+    drop(client);
+    connection.await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(20), serving).await.expect("serve returns").unwrap().unwrap();
+    assert!(tokio_postgres::connect(&conn, NoTls).await.is_err());
+}
