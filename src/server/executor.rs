@@ -11,7 +11,10 @@
 //! (statement_timeout, cancel, client gone) aborts that task, which drops
 //! the DataFusion stream and with it the query's spawned tasks.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
@@ -83,9 +86,27 @@ impl QueryRuntime {
             Ok(r) => r?,
             Err(_) => return Err(DataFusionError::Execution("query task ended unexpectedly".into())),
         };
+        let mut abort = abort;
+        let mut ended = false;
         let batches = futures::stream::poll_fn(move |cx| {
-            let _keep = &abort;
-            rx.poll_recv(cx)
+            if ended {
+                return Poll::Ready(None);
+            }
+            match rx.poll_recv(cx) {
+                // The task let go of the channel: a normal end, unless it
+                // panicked, which must not look like a complete result.
+                Poll::Ready(None) => match Pin::new(&mut abort.0).poll(cx) {
+                    Poll::Ready(result) => {
+                        ended = true;
+                        match result {
+                            Ok(()) => Poll::Ready(None),
+                            Err(e) => Poll::Ready(Some(Err(DataFusionError::Execution(format!("query execution failed: {e}"))))),
+                        }
+                    }
+                    Poll::Pending => Poll::Pending,
+                },
+                other => other,
+            }
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
     }
@@ -107,3 +128,39 @@ impl std::fmt::Debug for QueryRuntime {
 
 /// Shared handle.
 pub type SharedRuntime = Arc<QueryRuntime>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
+    use datafusion::prelude::SessionContext;
+
+    fn ctx() -> SessionContext {
+        let ctx = SessionContext::new();
+        ctx.register_udf(create_udf(
+            "boom",
+            vec![DataType::Int64],
+            DataType::Int64,
+            Volatility::Volatile,
+            Arc::new(|_: &[ColumnarValue]| panic!("boom")),
+        ));
+        ctx
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn results_cross_over_and_a_panic_is_an_error_not_an_early_end() {
+        let rt = QueryRuntime::dedicated().unwrap();
+        let df = ctx().sql("SELECT value FROM generate_series(1, 100000)").await.unwrap();
+        let batches: Vec<_> = rt.execute(df).await.unwrap().collect().await;
+        let rows: usize = batches.into_iter().map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows, 100_000);
+
+        let df = ctx().sql("SELECT boom(value) FROM generate_series(1, 10)").await.unwrap();
+        let results: Vec<_> = match rt.execute(df).await {
+            Ok(stream) => stream.collect().await,
+            Err(e) => vec![Err(e)],
+        };
+        assert!(results.iter().any(|r| r.is_err()), "a panicking query must end with an error");
+    }
+}
