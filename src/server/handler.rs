@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use async_trait::async_trait;
+use datafusion::catalog::SchemaProvider;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, Statement as PlanStatement};
 use datafusion::sql::parser::Statement as DfStatement;
@@ -80,8 +81,9 @@ async fn plan_statement(session: &ClientSession, statement: &Statement) -> PgWir
 /// what everybody reads) or one of the views the server was started with.
 async fn check_shared_names(session: &ClientSession, plan: &LogicalPlan) -> PgWireResult<()> {
     let name = match plan {
-        LogicalPlan::Ddl(DdlStatement::CreateView(v)) if v.or_replace => &v.name,
-        LogicalPlan::Ddl(DdlStatement::DropView(v)) => &v.name,
+        // Temporary views live in the session only; they may shadow anything.
+        LogicalPlan::Ddl(DdlStatement::CreateView(v)) if v.or_replace && !v.temporary => &v.name,
+        LogicalPlan::Ddl(DdlStatement::DropView(v)) if !session.local_views.table_exist(v.name.table()) => &v.name,
         _ => return Ok(()),
     };
     if session.protected_views.contains(&name.table().to_ascii_lowercase()) {
@@ -95,6 +97,25 @@ async fn check_shared_names(session: &ClientSession, plan: &LogicalPlan) -> PgWi
             return Err(errors::read_only(&format!("CREATE OR REPLACE VIEW / DROP VIEW on table {name}")));
         }
     }
+    Ok(())
+}
+
+/// `CREATE [OR REPLACE] TEMP VIEW`: into the session's own schema (DataFusion
+/// itself refuses temporary views), with the plan type-checked as DataFusion
+/// does for its views.
+fn create_temp_view(session: &ClientSession, view: &datafusion::logical_expr::CreateView) -> PgWireResult<()> {
+    let name = view.name.table().to_string();
+    if session.local_views.table_exist(&name) && !view.or_replace {
+        return Err(errors::error(sqlstate::DUPLICATE_TABLE, format!("relation \"{name}\" already exists")));
+    }
+    let state = session.ctx.state();
+    let input = state
+        .analyzer()
+        .execute_and_check(view.input.as_ref().clone(), state.config_options(), |_, _| {})
+        .map_err(errors::from_datafusion)?;
+    let table = Arc::new(datafusion::catalog::view::ViewTable::new(input, view.definition.clone()));
+    let _ = session.local_views.deregister_table(&name);
+    session.local_views.register_table(name, table).map_err(errors::from_datafusion)?;
     Ok(())
 }
 
@@ -290,6 +311,12 @@ impl QueryService {
         deadline: Option<tokio::time::Instant>,
         cancel: tokio_util::sync::CancellationToken,
     ) -> PgWireResult<Response> {
+        if let LogicalPlan::Ddl(DdlStatement::CreateView(view)) = &plan {
+            if view.temporary {
+                create_temp_view(session, view)?;
+                return Ok(Response::Execution(Tag::new("CREATE VIEW")));
+            }
+        }
         if let Some(tag) = execution_tag(&plan) {
             let ctx = session.ctx.clone();
             encode::within(deadline, &cancel, async move {

@@ -25,6 +25,7 @@ mod params;
 mod session;
 pub mod scram;
 pub mod statement;
+mod temp_views;
 mod throttle;
 pub mod tls;
 

@@ -11,7 +11,10 @@ use datafusion::prelude::SessionContext;
 use pgwire::api::ClientInfo;
 use pgwire::types::format::FormatOptions;
 
+use datafusion::catalog::MemorySchemaProvider;
+
 use super::auth::Role;
+use super::temp_views::with_session_views;
 use super::cancel::{register_session_functions, QueryCancel, Registration};
 use crate::engine::settings::PgSettings;
 use crate::engine::{view_name, Engine};
@@ -26,6 +29,8 @@ pub struct ClientSession {
     /// Views the server was started with (lower case): not replaceable or
     /// droppable over the wire.
     pub protected_views: HashSet<String>,
+    /// This session's own views (`CREATE TEMP VIEW`).
+    pub local_views: Arc<MemorySchemaProvider>,
 }
 
 impl ClientSession {
@@ -39,7 +44,7 @@ impl ClientSession {
         // Looked up outside `get_or_insert_with`, which holds the extensions' lock.
         let registration = client.session_extensions().get::<Registration>();
         client.session_extensions().get_or_insert_with(|| {
-            let ctx = engine.session();
+            let (ctx, local_views) = with_session_views(engine.session());
             let (role, cancel) = match registration {
                 Some(reg) => {
                     register_session_functions(&ctx, reg.backends.clone(), reg.pid(), reg.backend.user.clone());
@@ -49,7 +54,7 @@ impl ClientSession {
             };
             let protected_views =
                 engine.sql_files().iter().filter_map(|f| view_name(&f.sql)).map(|n| n.to_ascii_lowercase()).collect();
-            let session = ClientSession { ctx, role, cancel, protected_views };
+            let session = ClientSession { ctx, role, cancel, protected_views, local_views };
             session.update_settings(|s| {
                 for (key, value) in client.metadata() {
                     // Startup keys that are not settings (user, database) are ignored.

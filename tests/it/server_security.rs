@@ -462,46 +462,42 @@ impl std::io::Write for Captured {
     }
 }
 
-#[test]
-fn no_password_or_verifier_in_any_log_line() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_password_or_verifier_in_any_log_line() {
     let captured = Captured::default();
     let writer = captured.clone();
+    // The process-wide subscriber, so no event is lost to per-thread
+    // dispatch; other tests running meanwhile log into it too, which only
+    // widens the check (the secrets below are unique to this test).
     let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("huntlake=trace,pgwire=trace"))
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("no other test sets a global subscriber");
     let secret = "Corr3ct-Horse-Battery";
     let wrong = "Wr0ng-Guess-Staple";
     let verifier = ScramVerifier::generate(secret);
     let verifier_text = verifier.to_string();
-    // A current-thread runtime: everything the server does runs on this
-    // thread, under this subscriber, whatever other tests log meanwhile.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    tracing::subscriber::with_default(subscriber, || {
-        // Callsites first hit by concurrent tests may have cached "no
-        // subscriber is interested"; recompute now that this one exists.
-        tracing::callsite::rebuild_interest_cache();
-        rt.block_on(async {
-            let (_dir, lake) = small_lake().await;
-            let server = start_with(
-                lake,
-                |_| {},
-                |o| {
-                    o.users = vec![Credential::new("vera", verifier, Role::Analyst)];
-                    o.throttle.base_delay = Duration::from_millis(1);
-                },
-            )
-            .await;
-            assert!(connect_as(&server, "vera", wrong).await.is_err());
-            assert!(connect_as(&server, "nobody", secret).await.is_err());
-            let client = connect_as(&server, "vera", secret).await.unwrap();
-            client.simple_query("SELECT 1").await.unwrap();
-            assert!(client.simple_query("SELEC nonsense").await.is_err());
-        })
-    });
+    {
+        let (_dir, lake) = small_lake().await;
+        let server = start_with(
+            lake,
+            |_| {},
+            |o| {
+                o.users = vec![Credential::new("vera", verifier, Role::Analyst)];
+                o.throttle.base_delay = Duration::from_millis(1);
+            },
+        )
+        .await;
+        assert!(connect_as(&server, "vera", wrong).await.is_err());
+        assert!(connect_as(&server, "nobody", secret).await.is_err());
+        let client = connect_as(&server, "vera", secret).await.unwrap();
+        client.simple_query("SELECT 1").await.unwrap();
+        assert!(client.simple_query("SELEC nonsense").await.is_err());
+    }
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(log.contains("Failed login") && log.contains("Logged in"), "the capture works:\n{log}");
+    assert!(log.contains("Failed login") && log.contains("Logged in. ") && log.contains("user=\"vera\""), "the capture works");
     for needle in [secret, wrong, verifier_text.as_str()]
         .into_iter()
         .chain(verifier_text.split(['$', ':']).filter(|p| p.len() > 8))
@@ -535,4 +531,38 @@ async fn shutdown_lets_open_connections_finish_then_stops() {
     connection.await.unwrap().unwrap();
     tokio::time::timeout(Duration::from_secs(20), serving).await.expect("serve returns").unwrap().unwrap();
     assert!(tokio_postgres::connect(&conn, NoTls).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temp_views_live_in_their_session_only() {
+    let (_dir, lake) = small_lake().await;
+    let server = start_with(lake, |_| {}, |o| o.users.push(Credential::from_password("rita", "reader-pw", Role::Reader))).await;
+    let a = server.connect().await;
+    let b = server.connect().await;
+    a.simple_query("CREATE TEMP VIEW mine AS SELECT vendor FROM edr_alerts WHERE vendor = 'mde'").await.unwrap();
+    let n: i64 = a.query_one("SELECT count(*) FROM mine", &[]).await.unwrap().get(0);
+    assert_eq!(n, 1);
+    let err = b.simple_query("SELECT * FROM mine").await.unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_TABLE), "other sessions do not see it: {err:?}");
+    // The same name in another session is another view.
+    b.simple_query("CREATE TEMPORARY VIEW mine AS SELECT 7::bigint AS x").await.unwrap();
+    assert_eq!(b.query_one("SELECT x FROM mine", &[]).await.unwrap().get::<_, i64>(0), 7);
+    let err = a.simple_query("CREATE TEMP VIEW mine AS SELECT 1").await.unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::DUPLICATE_TABLE), "{err:?}");
+    a.simple_query("CREATE OR REPLACE TEMP VIEW mine AS SELECT 2::bigint AS y").await.unwrap();
+    assert_eq!(a.query_one("SELECT y FROM mine", &[]).await.unwrap().get::<_, i64>(0), 2);
+    // A temporary view may shadow a lake table, for its session only.
+    a.simple_query("CREATE TEMP VIEW edr_alerts AS SELECT 1::bigint AS shadow").await.unwrap();
+    assert_eq!(a.query_one("SELECT shadow FROM edr_alerts", &[]).await.unwrap().get::<_, i64>(0), 1);
+    let n: i64 = b.query_one("SELECT count(*) FROM edr_alerts", &[]).await.unwrap().get(0);
+    assert_eq!(n, 2);
+    a.simple_query("DROP VIEW edr_alerts").await.unwrap();
+    let n: i64 = a.query_one("SELECT count(*) FROM edr_alerts", &[]).await.unwrap().get(0);
+    assert_eq!(n, 2, "the table is back after dropping the temporary view");
+    a.simple_query("DROP VIEW mine").await.unwrap();
+    assert_eq!(b.query_one("SELECT x FROM mine", &[]).await.unwrap().get::<_, i64>(0), 7);
+    // Readers may not create session views either.
+    let reader = connect_as(&server, "rita", "reader-pw").await.unwrap();
+    let err = reader.simple_query("CREATE TEMP VIEW r AS SELECT 1").await.unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{err:?}");
 }
