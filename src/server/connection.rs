@@ -249,10 +249,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
         let this = self.get_mut();
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                let new = buf.filled()[before..].to_vec();
-                Poll::Ready(this.track(&new))
-            }
+            Poll::Ready(Ok(())) => Poll::Ready(this.track(&buf.filled()[before..])),
             other => other,
         }
     }
