@@ -566,3 +566,24 @@ async fn temp_views_live_in_their_session_only() {
     let err = reader.simple_query("CREATE TEMP VIEW r AS SELECT 1").await.unwrap_err();
     assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{err:?}");
 }
+
+#[test]
+fn passwd_prints_a_verifier_for_the_password_on_stdin() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_huntlake"))
+        .arg("passwd")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all("pässword 1\n".as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains("pässword") && !String::from_utf8_lossy(&out.stderr).contains("pässword"));
+    let v = ScramVerifier::parse(stdout.trim()).unwrap();
+    assert_eq!(v.iterations, 4096);
+    assert_eq!(ScramVerifier::from_password("pässword 1", &v.salt, v.iterations), v);
+    assert_ne!(ScramVerifier::from_password("pässword", &v.salt, v.iterations), v);
+}
