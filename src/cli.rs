@@ -32,7 +32,16 @@ pub enum Command {
         /// Address to listen on (default: 127.0.0.1:5433).
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Refuse connections without TLS (needs [server] tls_cert and tls_key).
+        #[arg(long)]
+        tls_require: bool,
     },
+    /// Print a SCRAM-SHA-256 verifier for a password, for `password` in
+    /// [[server.users]] (or the variable named by `password_env`).
+    ///
+    /// The password is read from standard input: prompted for twice without
+    /// echo on a terminal, or the first line of piped input.
+    Passwd,
     /// Run one SQL statement against the lake and print or save the result,
     /// with the same tables, views and functions as the server (no network).
     Query {

@@ -69,15 +69,19 @@ async fn open_engine(config: &Config) -> Result<Engine, CommandError> {
 pub async fn run(cli: Cli) -> Result<(), CommandError> {
     let mut config = load_config(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve { lake, listen } => {
+        Command::Serve { lake, listen, tls_require } => {
             if let Some(l) = lake {
                 config.lake = Some(l);
             }
             if let Some(l) = listen {
                 config.server.listen = Some(l);
             }
+            if tls_require {
+                config.server.tls_require = Some(true);
+            }
             serve(&config).await
         }
+        Command::Passwd => passwd(),
         Command::Query { sql, lake, format, out } => {
             if let Some(l) = lake {
                 config.lake = Some(l);
@@ -177,11 +181,38 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
 async fn serve(config: &Config) -> Result<(), CommandError> {
     let address = config.listen()?;
     let engine = open_engine(config).await?;
-    let options = ServerOptions {
-        users: config.credentials(env)?,
-        max_connections: config.max_connections(),
-        shutdown_grace: std::time::Duration::from_secs(30),
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(server::tls::acceptor(cert, key).map_err(|e| CommandError::Failed(e.to_string()))?)
+        }
+        (None, None) => None,
+        _ => {
+            return Err(ConfigError::Invalid {
+                setting: "server.tls_cert/server.tls_key",
+                value: String::new(),
+                reason: "set both or neither".into(),
+            }
+            .into())
+        }
     };
+    let tls_require = config.server.tls_require.unwrap_or(false);
+    if tls_require && tls.is_none() {
+        return Err(ConfigError::Invalid {
+            setting: "server.tls_require",
+            value: "true".into(),
+            reason: "needs server.tls_cert and server.tls_key".into(),
+        }
+        .into());
+    }
+    let mut options = ServerOptions::new(config.credentials(env)?);
+    options.max_connections = config.max_connections();
+    options.tls = tls;
+    options.tls_require = tls_require;
+    options.max_message_size = config.max_message_size()?;
+    options.throttle = config.login_throttle();
+    if config.server.users.is_empty() {
+        tracing::warn!(user = crate::config::DEMO_USER, "No [[server.users]] configured: the documented demo login is enabled.");
+    }
     let listener = TcpListener::bind(address)
         .await
         .map_err(|source| CommandError::Listen { address: address.to_string(), source })?;
@@ -196,6 +227,40 @@ async fn serve(config: &Config) -> Result<(), CommandError> {
         tracing::info!("Shutting down: no new connections are accepted.");
     };
     server::serve(engine, options, listener, shutdown).await.map_err(CommandError::Serve)
+}
+
+/// `huntlake passwd`: reads a password and prints its verifier.
+fn passwd() -> Result<(), CommandError> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    let read_line = || -> Result<String, CommandError> {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).map_err(|e| CommandError::Failed(format!("cannot read the password: {e}")))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    };
+    let password = if stdin.is_terminal() {
+        // No echo while typing; `stty` restores it afterwards.
+        let stty = |arg: &str| std::process::Command::new("stty").arg(arg).stdin(std::process::Stdio::inherit()).status();
+        let _ = stty("-echo");
+        eprint!("Password: ");
+        let first = read_line();
+        eprint!("\nAgain: ");
+        let second = read_line();
+        eprintln!();
+        let _ = stty("echo");
+        let (first, second) = (first?, second?);
+        if first != second {
+            return Err(CommandError::Failed("the passwords do not match".into()));
+        }
+        first
+    } else {
+        read_line()?
+    };
+    if password.is_empty() {
+        return Err(CommandError::Failed("empty password".into()));
+    }
+    println!("{}", server::ScramVerifier::generate(&password));
+    Ok(())
 }
 
 async fn query(

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::server::Credential;
+use crate::server::{Credential, Role, ScramVerifier, ThrottleOptions};
 
 /// The lake served when none is configured: the committed demo lake.
 pub const DEFAULT_LAKE: &str = "data/demo-lake";
 /// PostgreSQL's port plus one, so huntlake can run beside a PostgreSQL.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5433";
-/// The demo login, used only when no user is configured.
+/// The demo login (role analyst), used only when no user is configured.
 pub const DEMO_USER: &str = "huntlake";
 pub const DEMO_PASSWORD: &str = "huntlake";
 
@@ -205,8 +205,20 @@ pub struct DetectConfig {
 pub struct ServerConfig {
     /// Address and port to listen on, e.g. `127.0.0.1:5433`.
     pub listen: Option<String>,
-    /// Connections served at once; more wait for a free slot.
+    /// Connections served at once; more are refused with SQLSTATE 53300.
     pub max_connections: Option<usize>,
+    /// TLS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Refuse connections that do not use TLS.
+    pub tls_require: Option<bool>,
+    /// Largest message a client may send, e.g. `16MiB`.
+    pub max_message_size: Option<String>,
+    /// Failed logins from one address before it is locked out.
+    pub login_max_failures: Option<u32>,
+    /// How long a locked-out address must wait, in seconds.
+    pub login_lockout_seconds: Option<u64>,
     /// Users allowed to log in with SCRAM-SHA-256.
     #[serde(default)]
     pub users: Vec<UserConfig>,
@@ -218,10 +230,13 @@ pub struct ServerConfig {
 pub struct UserConfig {
     /// Login name.
     pub name: String,
-    /// Password; prefer `password_env` to keep it out of the file.
+    /// SCRAM-SHA-256 verifier from `huntlake passwd` (never a plain password).
     pub password: Option<String>,
-    /// Name of an environment variable holding the password.
+    /// Name of an environment variable holding the verifier.
     pub password_env: Option<String>,
+    /// `reader` (default: queries only) or `analyst` (may also create views).
+    #[serde(default)]
+    pub role: Role,
 }
 
 impl std::fmt::Debug for UserConfig {
@@ -230,6 +245,7 @@ impl std::fmt::Debug for UserConfig {
             .field("name", &self.name)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("password_env", &self.password_env)
+            .field("role", &self.role)
             .finish()
     }
 }
@@ -292,7 +308,7 @@ impl Config {
         match (env("HUNTLAKE_USER"), env("HUNTLAKE_PASSWORD")) {
             (Some(name), Some(password)) => {
                 self.server.users.retain(|u| u.name != name);
-                self.server.users.push(UserConfig { name, password: Some(password), password_env: None });
+                self.server.users.push(UserConfig { name, password: Some(password), password_env: None, role: Role::Reader });
             }
             (None, None) => {}
             _ => {
@@ -324,21 +340,26 @@ impl Config {
     }
 
     /// The configured users, or the documented demo user when none is.
+    /// Passwords must be SCRAM-SHA-256 verifiers: a plain password in the
+    /// configuration is refused (and not echoed in the error).
     pub fn credentials(&self, env: impl Fn(&str) -> Option<String>) -> Result<Vec<Credential>, ConfigError> {
         if self.server.users.is_empty() {
-            return Ok(vec![Credential { user: DEMO_USER.into(), password: DEMO_PASSWORD.into() }]);
+            return Ok(vec![Credential::from_password(DEMO_USER, DEMO_PASSWORD, Role::Analyst)]);
         }
         self.server
             .users
             .iter()
             .map(|u| {
-                let password = match (&u.password, &u.password_env) {
-                    (Some(p), None) => p.clone(),
-                    (None, Some(var)) => env(var).ok_or_else(|| ConfigError::Invalid {
-                        setting: "server.users.password_env",
-                        value: var.clone(),
-                        reason: format!("environment variable is not set (user {})", u.name),
-                    })?,
+                let (setting, text) = match (&u.password, &u.password_env) {
+                    (Some(p), None) => ("server.users.password", p.clone()),
+                    (None, Some(var)) => (
+                        "server.users.password_env",
+                        env(var).ok_or_else(|| ConfigError::Invalid {
+                            setting: "server.users.password_env",
+                            value: var.clone(),
+                            reason: format!("environment variable is not set (user {})", u.name),
+                        })?,
+                    ),
                     _ => {
                         return Err(ConfigError::Invalid {
                             setting: "server.users",
@@ -347,9 +368,38 @@ impl Config {
                         })
                     }
                 };
-                Ok(Credential { user: u.name.clone(), password })
+                let verifier = ScramVerifier::parse(&text).map_err(|e| ConfigError::Invalid {
+                    setting,
+                    value: u.name.clone(),
+                    reason: format!("{e}; plain passwords are not accepted"),
+                })?;
+                Ok(Credential::new(u.name.clone(), verifier, u.role))
             })
             .collect()
+    }
+
+    /// Largest frontend message, in bytes.
+    pub fn max_message_size(&self) -> Result<usize, ConfigError> {
+        match self.server.max_message_size.as_deref() {
+            Some(t) => parse_size(t).map_err(|e| match e {
+                ConfigError::Invalid { value, reason, .. } => {
+                    ConfigError::Invalid { setting: "server.max_message_size", value, reason }
+                }
+                other => other,
+            }),
+            None => Ok(crate::server::DEFAULT_MAX_MESSAGE_SIZE),
+        }
+    }
+
+    pub fn login_throttle(&self) -> ThrottleOptions {
+        let mut t = ThrottleOptions::default();
+        if let Some(n) = self.server.login_max_failures {
+            t.max_failures = n;
+        }
+        if let Some(s) = self.server.login_lockout_seconds {
+            t.lockout = std::time::Duration::from_secs(s);
+        }
+        t
     }
 
     pub fn detect_interval(&self) -> std::time::Duration {
@@ -430,6 +480,12 @@ mod tests {
         assert!(cfg.lake.is_some());
         assert!(cfg.server.listen.is_some() && cfg.server.max_connections.is_some());
         assert!(!cfg.server.users.is_empty());
+        assert!(cfg.server.tls_cert.is_some() && cfg.server.tls_key.is_some() && cfg.server.tls_require.is_some());
+        assert!(cfg.server.login_max_failures.is_some() && cfg.server.login_lockout_seconds.is_some());
+        assert_eq!(cfg.max_message_size().unwrap(), 16 << 20);
+        assert!(cfg.server.users.iter().any(|u| u.role == Role::Analyst) && cfg.server.users.iter().any(|u| u.role == Role::Reader));
+        let creds = cfg.credentials(|_| Some(ScramVerifier::generate("x").to_string())).unwrap();
+        assert_eq!(creds.len(), cfg.server.users.len());
         assert!(cfg.engine.memory_limit.is_some() && cfg.engine.spill_dir.is_some() && cfg.engine.sql_dir.is_some());
         cfg.listen().unwrap();
         cfg.memory_limit().unwrap();
@@ -471,10 +527,11 @@ mod tests {
     fn env_overrides_file_and_demo_user_is_the_default() {
         let mut cfg: Config = toml::from_str("lake = 'a'").unwrap();
         assert_eq!(cfg.credentials(|_| None).unwrap()[0].user, DEMO_USER);
+        let verifier = ScramVerifier::generate("pw").to_string();
         cfg.apply_env(|k| match k {
             "HUNTLAKE_LAKE" => Some("b".into()),
             "HUNTLAKE_USER" => Some("ana".into()),
-            "HUNTLAKE_PASSWORD" => Some("pw".into()),
+            "HUNTLAKE_PASSWORD" => Some(verifier.clone()),
             _ => None,
         })
         .unwrap();
@@ -482,7 +539,18 @@ mod tests {
         let creds = cfg.credentials(|_| None).unwrap();
         assert_eq!(creds.len(), 1);
         assert_eq!(creds[0].user, "ana");
-        assert!(!format!("{creds:?}").contains("pw"), "passwords never appear in debug output");
+        assert_eq!(creds[0].role, Role::Reader);
+        let debug = format!("{creds:?}");
+        assert!(!debug.contains(&verifier) && !debug.contains(verifier.split('$').nth(2).unwrap()), "verifiers never appear in debug output");
+    }
+
+    #[test]
+    fn plain_passwords_are_refused_without_being_echoed() {
+        let cfg: Config = toml::from_str("[[server.users]]\nname = 'ana'\npassword = 'hunter2'\nrole = 'analyst'").unwrap();
+        let err = cfg.credentials(|_| None).unwrap_err().to_string();
+        assert!(err.contains("huntlake passwd") && !err.contains("hunter2"), "{err}");
+        let err = toml::from_str::<Config>("[[server.users]]\nname = 'ana'\npassword = 'x'\nrole = 'root'").unwrap_err();
+        assert!(err.to_string().contains("unknown variant"), "{err}");
     }
 
     #[test]

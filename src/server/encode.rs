@@ -1,6 +1,8 @@
 //! Streams query results to the client: Arrow batches encoded row by row with
 //! arrow-pg in the text or binary format the client asked for, bounded by the
-//! session's `statement_timeout` while rows are still being produced.
+//! session's `statement_timeout` and the connection's cancel token while rows
+//! are still being produced (pgwire itself stops watching for cancels once
+//! `do_query` has returned the stream).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,6 +21,7 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 use pgwire::types::format::FormatOptions;
 use tokio::time::{Instant, Sleep};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::errors::{self, sqlstate};
 
@@ -31,11 +34,17 @@ fn timeout_error() -> PgWireError {
     errors::error(sqlstate::QUERY_CANCELED, "canceling statement due to statement timeout")
 }
 
-/// A batch stream that ends with a 57014 error once its deadline passes.
-/// Dropping the inner stream stops the query's remaining work.
+fn cancel_error() -> PgWireError {
+    errors::error(sqlstate::QUERY_CANCELED, "canceling statement due to user request")
+}
+
+/// A batch stream that ends with a 57014 error once its deadline passes or
+/// its statement is cancelled. Dropping the inner stream stops the query's
+/// remaining work (DataFusion aborts the tasks it spawned).
 struct Deadline {
     inner: Option<SendableRecordBatchStream>,
     sleep: Option<Pin<Box<Sleep>>>,
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
 impl Stream for Deadline {
@@ -44,6 +53,10 @@ impl Stream for Deadline {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         let Some(inner) = this.inner.as_mut() else { return Poll::Ready(None) };
+        if this.cancelled.as_mut().poll(cx).is_ready() {
+            this.inner = None;
+            return Poll::Ready(Some(Err(cancel_error())));
+        }
         if let Some(sleep) = this.sleep.as_mut() {
             if sleep.as_mut().poll(cx).is_ready() {
                 this.inner = None;
@@ -65,13 +78,19 @@ impl Stream for Deadline {
     }
 }
 
-/// Turns a running query into a pgwire response that stops at `deadline`.
+/// Turns a running query into a pgwire response that stops at `deadline`
+/// or when `cancel` fires.
 pub fn query_response(
     stream: SendableRecordBatchStream,
     fields: Arc<Vec<FieldInfo>>,
     deadline: Option<Instant>,
+    cancel: CancellationToken,
 ) -> QueryResponse {
-    let batches = Deadline { inner: Some(stream), sleep: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))) };
+    let batches = Deadline {
+        inner: Some(stream),
+        sleep: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+        cancelled: Box::pin(cancel.cancelled_owned()),
+    };
     let fields_ref = fields.clone();
     let rows = batches
         .map(move |batch| -> Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send + Sync> {
@@ -96,13 +115,21 @@ pub fn deadline(timeout: Option<Duration>) -> Option<Instant> {
     timeout.map(|t| Instant::now() + t)
 }
 
-/// Runs `fut` (planning) within the deadline.
+/// Runs `fut` (planning, or a statement without rows) within the deadline,
+/// unless cancelled first.
 pub async fn within<T>(
     deadline: Option<Instant>,
+    cancel: &CancellationToken,
     fut: impl std::future::Future<Output = PgWireResult<T>>,
 ) -> PgWireResult<T> {
-    match deadline {
-        Some(d) => tokio::time::timeout_at(d, fut).await.map_err(|_| timeout_error())?,
-        None => fut.await,
+    let timed = async {
+        match deadline {
+            Some(d) => tokio::time::timeout_at(d, fut).await.map_err(|_| timeout_error())?,
+            None => fut.await,
+        }
+    };
+    tokio::select! {
+        r = timed => r,
+        _ = cancel.cancelled() => Err(cancel_error()),
     }
 }

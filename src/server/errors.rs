@@ -27,6 +27,9 @@ pub mod sqlstate {
     pub const CANT_CHANGE_RUNTIME_PARAM: &str = "55P02";
     pub const QUERY_CANCELED: &str = "57014";
     pub const OUT_OF_MEMORY: &str = "53200";
+    pub const TOO_MANY_CONNECTIONS: &str = "53300";
+    pub const INVALID_AUTHORIZATION: &str = "28000";
+    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const IO_ERROR: &str = "58030";
     pub const INTERNAL_ERROR: &str = "XX000";
 }
@@ -34,6 +37,20 @@ pub mod sqlstate {
 /// An `ERROR` with a code and message.
 pub fn error(code: &str, message: impl Into<String>) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), code.into(), message.into())))
+}
+
+/// A `FATAL` error: the connection is closed after it is sent.
+pub fn fatal(code: &str, message: impl Into<String>) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new("FATAL".into(), code.into(), message.into())))
+}
+
+/// The refusal of a statement the user's role does not allow.
+pub fn not_permitted(command: &str, role: &str) -> PgWireError {
+    error_with_hint(
+        sqlstate::INSUFFICIENT_PRIVILEGE,
+        format!("permission denied for {command}: role {role} may only query"),
+        "Views can be created by users with role = \"analyst\" ([[server.users]]).",
+    )
 }
 
 /// An `ERROR` with a hint telling the user what to do.
@@ -73,6 +90,13 @@ pub fn from_datafusion(e: DataFusionError) -> PgWireError {
         .or_else(|| message.strip_prefix("Execution error: "))
         .unwrap_or(&message)
         .to_string();
+    if code == sqlstate::OUT_OF_MEMORY {
+        return error_with_hint(
+            code,
+            format!("out of memory: {message}"),
+            "The query needs more memory than [engine] memory_limit allows (operators that can spill to disk already do); narrow it (time range, fewer groups, a smaller join side) or raise the limit.",
+        );
+    }
     error(code, message)
 }
 

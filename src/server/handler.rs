@@ -6,6 +6,8 @@ use std::sync::Arc;
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use async_trait::async_trait;
+use datafusion::catalog::SchemaProvider;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, Statement as PlanStatement};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
@@ -21,7 +23,9 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::PgWireBackendMessage;
 
+use super::auth::Role;
 use super::encode;
+use super::executor::SharedRuntime;
 use super::errors::{self, sqlstate};
 use super::params;
 use super::session::ClientSession;
@@ -46,13 +50,15 @@ pub struct QueryService {
     engine: Engine,
     compat: Arc<PostgresCompatibilityParser>,
     parser: Arc<StatementParser>,
+    /// Where result streams are driven (see [`super::executor`]).
+    runtime: SharedRuntime,
 }
 
 impl QueryService {
-    pub fn new(engine: Engine) -> Self {
+    pub fn new(engine: Engine, runtime: SharedRuntime) -> Self {
         let compat = Arc::new(PostgresCompatibilityParser::new());
         let parser = Arc::new(StatementParser { engine: engine.clone(), compat: compat.clone() });
-        Self { engine, compat, parser }
+        Self { engine, compat, parser, runtime }
     }
 }
 
@@ -65,19 +71,83 @@ async fn plan_statement(session: &ClientSession, statement: &Statement) -> PgWir
         .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
         .await
         .map_err(errors::from_datafusion)?;
-    check_read_only(&plan)?;
+    check_read_only(&plan, session.role)?;
+    check_shared_names(session, &plan).await?;
     Ok(plan)
 }
 
-fn check_read_only(plan: &LogicalPlan) -> PgWireResult<()> {
-    match plan {
-        LogicalPlan::Dml(dml) => Err(errors::read_only(&dml.op.to_string().to_uppercase())),
-        LogicalPlan::Copy(_) => Err(errors::read_only("COPY")),
-        LogicalPlan::Ddl(ddl) => match ddl {
-            DdlStatement::CreateView(_) | DdlStatement::DropView(_) => Ok(()),
-            other => Err(errors::read_only(other.name())),
-        },
-        _ => Ok(()),
+/// Views are shared by all connections, so an analyst may not replace or
+/// drop a lake table (`CREATE OR REPLACE VIEW edr_alerts ...` would change
+/// what everybody reads) or one of the views the server was started with.
+async fn check_shared_names(session: &ClientSession, plan: &LogicalPlan) -> PgWireResult<()> {
+    let name = match plan {
+        // Temporary views live in the session only; they may shadow anything.
+        LogicalPlan::Ddl(DdlStatement::CreateView(v)) if v.or_replace && !v.temporary => &v.name,
+        LogicalPlan::Ddl(DdlStatement::DropView(v)) if !session.local_views.table_exist(v.name.table()) => &v.name,
+        _ => return Ok(()),
+    };
+    if session.protected_views.contains(&name.table().to_ascii_lowercase()) {
+        return Err(errors::error(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            format!("cannot replace or drop {name}: it is one of the server's views (sql/ or [engine] sql_dir)"),
+        ));
+    }
+    if let Ok(provider) = session.ctx.table_provider(name.clone()).await {
+        if provider.table_type() != datafusion::datasource::TableType::View {
+            return Err(errors::read_only(&format!("CREATE OR REPLACE VIEW / DROP VIEW on table {name}")));
+        }
+    }
+    Ok(())
+}
+
+/// `CREATE [OR REPLACE] TEMP VIEW`: into the session's own schema (DataFusion
+/// itself refuses temporary views), with the plan type-checked as DataFusion
+/// does for its views.
+fn create_temp_view(session: &ClientSession, view: &datafusion::logical_expr::CreateView) -> PgWireResult<()> {
+    let name = view.name.table().to_string();
+    if session.local_views.table_exist(&name) && !view.or_replace {
+        return Err(errors::error(sqlstate::DUPLICATE_TABLE, format!("relation \"{name}\" already exists")));
+    }
+    let state = session.ctx.state();
+    let input = state
+        .analyzer()
+        .execute_and_check(view.input.as_ref().clone(), state.config_options(), |_, _| {})
+        .map_err(errors::from_datafusion)?;
+    let table = Arc::new(datafusion::catalog::view::ViewTable::new(input, view.definition.clone()));
+    let _ = session.local_views.deregister_table(&name);
+    session.local_views.register_table(name, table).map_err(errors::from_datafusion)?;
+    Ok(())
+}
+
+/// Refuses plans that would write anywhere (nobody may modify lake data over
+/// the wire), looking inside EXPLAIN / EXPLAIN ANALYZE too, and view DDL for
+/// roles that may only query.
+fn check_read_only(plan: &LogicalPlan, role: Role) -> PgWireResult<()> {
+    let mut refusal = None;
+    plan.apply(|node| {
+        let r = match node {
+            LogicalPlan::Dml(dml) => Err(errors::read_only(&dml.op.to_string().to_uppercase())),
+            LogicalPlan::Copy(_) => Err(errors::read_only("COPY")),
+            LogicalPlan::Ddl(ddl) => match ddl {
+                DdlStatement::CreateView(_) | DdlStatement::DropView(_) if role.may_create_views() => Ok(()),
+                DdlStatement::CreateView(_) => Err(errors::not_permitted("CREATE VIEW", role.name())),
+                DdlStatement::DropView(_) => Err(errors::not_permitted("DROP VIEW", role.name())),
+                other => Err(errors::read_only(other.name())),
+            },
+            _ => Ok(()),
+        };
+        match r {
+            Ok(()) => Ok(TreeNodeRecursion::Continue),
+            Err(e) => {
+                refusal = Some(e);
+                Ok(TreeNodeRecursion::Stop)
+            }
+        }
+    })
+    .map_err(errors::from_datafusion)?;
+    match refusal {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 
@@ -215,11 +285,12 @@ impl QueryService {
                     probe.set(name, value).map_err(|e| errors::setting_error(&e))?;
                 }
                 let deadline = encode::deadline(session.settings().statement_timeout());
+                let cancel = session.cancel.start();
                 let plan = match plan {
                     Some(p) => p,
-                    None => encode::within(deadline, plan_statement(session, statement)).await?,
+                    None => encode::within(deadline, &cancel, plan_statement(session, statement)).await?,
                 };
-                let response = self.execute_plan(session, plan, format, deadline).await?;
+                let response = self.execute_plan(session, plan, format, deadline, cancel).await?;
                 session.update_settings(|s| {
                     for (name, value, is_local) in &set_configs {
                         if !is_local {
@@ -238,10 +309,17 @@ impl QueryService {
         plan: LogicalPlan,
         format: &Format,
         deadline: Option<tokio::time::Instant>,
+        cancel: tokio_util::sync::CancellationToken,
     ) -> PgWireResult<Response> {
+        if let LogicalPlan::Ddl(DdlStatement::CreateView(view)) = &plan {
+            if view.temporary {
+                create_temp_view(session, view)?;
+                return Ok(Response::Execution(Tag::new("CREATE VIEW")));
+            }
+        }
         if let Some(tag) = execution_tag(&plan) {
             let ctx = session.ctx.clone();
-            encode::within(deadline, async move {
+            encode::within(deadline, &cancel, async move {
                 let df = ctx.execute_logical_plan(plan).await.map_err(errors::from_datafusion)?;
                 df.collect().await.map_err(errors::from_datafusion)?;
                 Ok(())
@@ -250,13 +328,14 @@ impl QueryService {
             return Ok(Response::Execution(Tag::new(tag)));
         }
         let ctx = session.ctx.clone();
-        let stream = encode::within(deadline, async move {
+        let runtime = self.runtime.clone();
+        let stream = encode::within(deadline, &cancel, async move {
             let df = ctx.execute_logical_plan(plan).await.map_err(errors::from_datafusion)?;
-            df.execute_stream().await.map_err(errors::from_datafusion)
+            runtime.execute(df).await.map_err(errors::from_datafusion)
         })
         .await?;
         let fields = encode::fields(stream.schema().as_ref(), format, session.format_options())?;
-        Ok(Response::Query(encode::query_response(stream, fields, deadline)))
+        Ok(Response::Query(encode::query_response(stream, fields, deadline, cancel)))
     }
 }
 

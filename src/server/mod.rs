@@ -1,80 +1,115 @@
 //! The Postgres wire-protocol endpoint.
 //!
 //! Our own pgwire handler (not `datafusion_postgres::serve`; see
-//! `architecture.md`): SCRAM-SHA-256 logins ([`auth`]), one DataFusion session
-//! per connection ([`session`]), session chatter answered like PostgreSQL and
-//! lake writes refused ([`statement`]), results streamed with arrow-pg
-//! ([`encode`]), errors mapped to SQLSTATE ([`errors`]).
+//! `architecture.md`): SCRAM-SHA-256 logins against stored verifiers
+//! ([`auth`], [`scram`]), optional or required TLS ([`tls`]), our own
+//! connection loop with message-size caps, login throttling and a hard
+//! connection limit ([`connection`], [`throttle`]), one DataFusion session
+//! per connection ([`session`]), session chatter answered like PostgreSQL
+//! and lake writes refused ([`statement`]), results streamed with arrow-pg
+//! and stopped by statement_timeout or cancel ([`encode`], [`cancel`]),
+//! errors mapped to SQLSTATE ([`errors`]).
 //!
 //! The server sees only an [`Engine`]; it knows nothing of connectors or the
 //! lake layout. It takes a bound listener and a shutdown future, so tests
 //! bind port 0.
 
 pub mod auth;
+mod cancel;
+mod connection;
 mod encode;
+mod executor;
 pub mod errors;
 mod handler;
 mod params;
 mod session;
+pub mod scram;
 pub mod statement;
+mod temp_views;
+mod throttle;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
-use pgwire::api::auth::DefaultServerParameterProvider;
-use pgwire::api::cancel::DefaultCancelHandler;
-use pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers};
+use pgwire::api::{ClientInfo, ErrorHandler};
 use pgwire::error::PgWireError;
+use pgwire::tokio::TlsAcceptor;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub use auth::Credential;
+pub use auth::{Credential, Role};
 use auth::UserStore;
+use cancel::Backends;
 use handler::QueryService;
+pub use scram::ScramVerifier;
+pub use throttle::ThrottleOptions;
 
 use crate::engine::Engine;
 
+/// Default cap on one frontend message (a query text, a Bind with its
+/// parameters): far above any real query, far below pgwire's 1 GiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
+
 /// How the endpoint behaves.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerOptions {
     /// Who may log in (SCRAM-SHA-256).
     pub users: Vec<Credential>,
-    /// Connections served at once; further ones wait for a free slot.
+    /// Connections served at once; further ones are refused with 53300.
     pub max_connections: usize,
     /// How long in-flight connections may finish after shutdown starts.
-    pub shutdown_grace: std::time::Duration,
+    pub shutdown_grace: Duration,
+    /// TLS, when configured.
+    pub tls: Option<TlsAcceptor>,
+    /// Refuse connections that did not negotiate TLS.
+    pub tls_require: bool,
+    /// Largest frontend message accepted, in bytes.
+    pub max_message_size: usize,
+    /// Failed-login throttling.
+    pub throttle: ThrottleOptions,
+    /// Time allowed from connect to a completed login.
+    pub startup_timeout: Duration,
+    /// Run query execution on this runtime instead of a dedicated one
+    /// (tests use it to measure the queries' CPU time).
+    pub query_runtime: Option<tokio::runtime::Handle>,
 }
 
-struct Handlers {
-    query: Arc<QueryService>,
-    users: Arc<UserStore>,
-    params: Arc<DefaultServerParameterProvider>,
-    connections: Arc<ConnectionManager>,
-}
-
-impl PgWireServerHandlers for Handlers {
-    fn simple_query_handler(&self) -> Arc<impl pgwire::api::query::SimpleQueryHandler> {
-        self.query.clone()
-    }
-
-    fn extended_query_handler(&self) -> Arc<impl pgwire::api::query::ExtendedQueryHandler> {
-        self.query.clone()
-    }
-
-    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        // Called once per connection: each gets its own SCRAM exchange state.
-        Arc::new(auth::startup_handler(self.users.clone(), self.params.clone(), self.connections.clone()))
-    }
-
-    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
-        Arc::new(DefaultCancelHandler::new(self.connections.clone()))
-    }
-
-    fn error_handler(&self) -> Arc<impl ErrorHandler> {
-        Arc::new(LogErrors)
+impl ServerOptions {
+    /// Defaults for everything but the users.
+    pub fn new(users: Vec<Credential>) -> Self {
+        Self {
+            users,
+            max_connections: 100,
+            shutdown_grace: Duration::from_secs(30),
+            tls: None,
+            tls_require: false,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            throttle: ThrottleOptions::default(),
+            startup_timeout: Duration::from_secs(60),
+            query_runtime: None,
+        }
     }
 }
 
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("users", &self.users)
+            .field("max_connections", &self.max_connections)
+            .field("tls", &self.tls.is_some())
+            .field("tls_require", &self.tls_require)
+            .field("max_message_size", &self.max_message_size)
+            .field("throttle", &self.throttle)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Logs failed statements and connection errors. Statement text and
+/// parameters are logged only at debug level by the handlers; messages here
+/// never contain passwords (the server never receives one: SCRAM sends
+/// proofs).
 struct LogErrors;
 
 impl ErrorHandler for LogErrors {
@@ -89,6 +124,10 @@ impl ErrorHandler for LogErrors {
     }
 }
 
+/// Connections over the limit answered at once with 53300; beyond this many
+/// in flight, extra sockets are closed without an answer.
+const MAX_REJECTING: usize = 64;
+
 /// Serves `engine` on `listener` until `shutdown` resolves.
 pub async fn serve(
     engine: Engine,
@@ -96,14 +135,33 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let handlers = Arc::new(Handlers {
-        query: Arc::new(QueryService::new(engine)),
+    if options.tls_require && options.tls.is_none() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "server.tls_require needs server.tls_cert and server.tls_key",
+        ));
+    }
+    let backends = Backends::new();
+    let runtime = Arc::new(match options.query_runtime.clone() {
+        Some(handle) => executor::QueryRuntime::on(handle),
+        None => executor::QueryRuntime::dedicated()?,
+    });
+    let shared = Arc::new(connection::Shared {
+        query: Arc::new(QueryService::new(engine, runtime)),
         users: Arc::new(UserStore::new(&options.users)),
         params: Arc::new(auth::parameter_provider()),
-        connections: Arc::new(ConnectionManager::new()),
+        backends,
+        throttle: throttle::LoginThrottle::new(options.throttle),
+        tls: options.tls.clone(),
+        tls_require: options.tls_require,
+        max_message_size: options.max_message_size.max(1024),
+        startup_timeout: options.startup_timeout,
     });
-    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
-    tracing::info!(address = %listener.local_addr()?, "Serving the Postgres protocol.");
+    let max = options.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max));
+    let rejecting = Arc::new(Semaphore::new(MAX_REJECTING));
+    tracing::info!(address = %listener.local_addr()?, tls = options.tls.is_some(), tls_require = options.tls_require,
+        max_connections = max, "Serving the Postgres protocol.");
     tokio::pin!(shutdown);
     loop {
         let (socket, peer) = tokio::select! {
@@ -117,18 +175,28 @@ pub async fn serve(
             },
         };
         let _ = socket.set_nodelay(true);
-        let handlers = handlers.clone();
-        let slots = slots.clone();
-        tokio::spawn(async move {
-            let Ok(_slot) = slots.acquire_owned().await else { return };
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
-                tracing::debug!(%peer, error = %e, "Connection ended with an error.");
+        let shared = shared.clone();
+        match slots.clone().try_acquire_owned() {
+            Ok(slot) => {
+                tokio::spawn(async move {
+                    if let Err(e) = connection::serve(shared, socket, peer).await {
+                        tracing::debug!(%peer, error = %e, "Connection ended with an error.");
+                    }
+                    drop(slot);
+                });
             }
-        });
+            Err(_) => {
+                if let Ok(permit) = rejecting.clone().try_acquire_owned() {
+                    tokio::spawn(async move {
+                        connection::reject(shared, socket, peer).await;
+                        drop(permit);
+                    });
+                }
+            }
+        }
     }
-    let max = options.max_connections.max(1) as u32;
     tracing::info!(grace = ?options.shutdown_grace, "Stopped accepting connections; waiting for open ones.");
-    if tokio::time::timeout(options.shutdown_grace, slots.acquire_many(max)).await.is_err() {
+    if tokio::time::timeout(options.shutdown_grace, slots.acquire_many(max as u32)).await.is_err() {
         tracing::warn!("Connections still open after the shutdown grace period are closed.");
     }
     Ok(())

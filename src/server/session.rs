@@ -1,20 +1,36 @@
 //! One client's session: its own DataFusion session (settings, prepared
 //! plans) over the engine's shared catalog, created at first use and kept in
-//! the connection's pgwire session extensions.
+//! the connection's pgwire session extensions. It carries the login's role
+//! and cancel switch, and `pg_backend_pid()` / `pg_cancel_backend()` bound
+//! to this connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
 use pgwire::api::ClientInfo;
 use pgwire::types::format::FormatOptions;
 
+use datafusion::catalog::MemorySchemaProvider;
+
+use super::auth::Role;
+use super::temp_views::with_session_views;
+use super::cancel::{register_session_functions, QueryCancel, Registration};
 use crate::engine::settings::PgSettings;
-use crate::engine::Engine;
+use crate::engine::{view_name, Engine};
 
 /// Per-connection state.
 pub struct ClientSession {
     pub ctx: SessionContext,
+    /// What the logged-in user may do (reader when unknown).
+    pub role: Role,
+    /// Cancels this connection's running statement.
+    pub cancel: Arc<QueryCancel>,
+    /// Views the server was started with (lower case): not replaceable or
+    /// droppable over the wire.
+    pub protected_views: HashSet<String>,
+    /// This session's own views (`CREATE TEMP VIEW`).
+    pub local_views: Arc<MemorySchemaProvider>,
 }
 
 impl ClientSession {
@@ -22,8 +38,23 @@ impl ClientSession {
     /// client sent in its startup packet (`application_name`, `DateStyle`,
     /// `extra_float_digits`, ...).
     pub fn of<C: ClientInfo + ?Sized>(engine: &Engine, client: &C) -> Arc<ClientSession> {
+        if let Some(session) = client.session_extensions().get::<ClientSession>() {
+            return session;
+        }
+        // Looked up outside `get_or_insert_with`, which holds the extensions' lock.
+        let registration = client.session_extensions().get::<Registration>();
         client.session_extensions().get_or_insert_with(|| {
-            let session = ClientSession { ctx: engine.session() };
+            let (ctx, local_views) = with_session_views(engine.session());
+            let (role, cancel) = match registration {
+                Some(reg) => {
+                    register_session_functions(&ctx, reg.backends.clone(), reg.pid(), reg.backend.user.clone());
+                    (reg.backend.role, reg.backend.cancel.clone())
+                }
+                None => (Role::Reader, Arc::new(QueryCancel::default())),
+            };
+            let protected_views =
+                engine.sql_files().iter().filter_map(|f| view_name(&f.sql)).map(|n| n.to_ascii_lowercase()).collect();
+            let session = ClientSession { ctx, role, cancel, protected_views, local_views };
             session.update_settings(|s| {
                 for (key, value) in client.metadata() {
                     // Startup keys that are not settings (user, database) are ignored.

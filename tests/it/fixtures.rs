@@ -9,7 +9,7 @@ use arrow::array::{
 };
 use huntlake::engine::{Engine, EngineOptions};
 use huntlake::lake::{schema, LakeLocation, LakeWriter};
-use huntlake::server::{self, Credential, ServerOptions};
+use huntlake::server::{self, Credential, Role, ServerOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -127,15 +127,26 @@ impl Drop for TestServer {
 }
 
 pub async fn start(lake: LakeLocation) -> TestServer {
-    let engine = Engine::open(EngineOptions::new(lake)).await.unwrap();
+    start_with(lake, |_| {}, |_| {}).await
+}
+
+/// A server with engine and server options adjusted by `engine` and `server`
+/// (defaults: one analyst login USER / PASSWORD, 64 connections).
+pub async fn start_with(
+    lake: LakeLocation,
+    engine: impl FnOnce(&mut EngineOptions),
+    server: impl FnOnce(&mut ServerOptions),
+) -> TestServer {
+    let mut engine_options = EngineOptions::new(lake);
+    engine(&mut engine_options);
+    let engine = Engine::open(engine_options).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let options = ServerOptions {
-        users: vec![Credential { user: USER.into(), password: PASSWORD.into() }],
-        max_connections: 64,
-        shutdown_grace: std::time::Duration::from_secs(5),
-    };
+    let mut options = ServerOptions::new(vec![Credential::from_password(USER, PASSWORD, Role::Analyst)]);
+    options.max_connections = 64;
+    options.shutdown_grace = std::time::Duration::from_secs(5);
+    server(&mut options);
     tokio::spawn(server::serve(engine.clone(), options, listener, async {
         let _ = stopped.await;
     }));

@@ -10,5 +10,7 @@ mod ingest;
 mod lake;
 mod psql;
 mod server;
+mod server_security;
+mod wire_fuzz;
 mod slt;
 mod vendor_mock;
