@@ -31,7 +31,7 @@ use tokio::process::{Child, Command};
 use super::{median, BenchError};
 use crate::engine::{Engine, EngineOptions};
 use crate::lake::LakeLocation;
-use crate::server::{self, Credential, ServerOptions};
+use crate::server::{self, Credential, Role, ServerOptions};
 
 /// The client side: psycopg streaming and asyncpg latency loops.
 const CLIENT_SCRIPT: &str = include_str!("wire_clients.py");
@@ -403,11 +403,9 @@ pub async fn run(options: WireOptions) -> Result<(), BenchError> {
     let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| missing(format!("bind: {e}")))?;
     let hl_port = listener.local_addr().map_err(|e| missing(e.to_string()))?.port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server_options = ServerOptions {
-        users: vec![Credential { user: USER.into(), password: PASSWORD.into() }],
-        max_connections: 64,
-        shutdown_grace: Duration::from_secs(5),
-    };
+    let mut server_options = ServerOptions::new(vec![Credential::from_password(USER, PASSWORD, Role::Reader)]);
+    server_options.max_connections = 64;
+    server_options.shutdown_grace = Duration::from_secs(5);
     tokio::spawn(server::serve(engine.clone(), server_options, listener, async {
         let _ = stopped.await;
     }));
