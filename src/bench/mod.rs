@@ -12,10 +12,15 @@
 //! * [`analytics`] — `huntlake bench analytics`: the rarity scores, the
 //!   time-window join and `beacon_score` at scale, against DuckDB computing
 //!   the same definitions in plain SQL (`duckdb_analytics.py`, embedded);
+//! * [`investigate`] — `huntlake bench investigate`: latency of automated
+//!   investigations over a deterministic sample of a lake's alerts (no other
+//!   engine to compare against; the verdicts of the planted incidents are
+//!   printed beside the timings);
 //! * this file — what every benchmark shares: [`BenchError`],
 //!   [`Fingerprint`] and its comparison, the median and the peak memory.
 
 pub mod analytics;
+pub mod investigate;
 
 use std::fmt;
 
@@ -63,6 +68,8 @@ pub enum BenchError {
     Mismatch(String),
     #[error("huntlake could not run {0}; its error is printed above (are the udfs registered?)")]
     HuntlakeFailed(String),
+    #[error(transparent)]
+    Investigate(#[from] crate::investigate::InvestigateError),
 }
 
 /// One value of a fingerprint: counts compare exactly, sums of floating-point
