@@ -271,6 +271,9 @@ pub struct BenchInvestigateArgs {
     /// How many alerts to investigate (a deterministic sample).
     #[arg(long, default_value_t = 200)]
     pub sample: usize,
+    /// Print each investigated alert's verdict, score and reasons.
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// `huntlake detections ...`

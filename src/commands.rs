@@ -107,7 +107,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             Ok(crate::bench::analytics::run(options).await?)
         }
         Command::Bench { bench: BenchCommand::Investigate(args) } => {
-            let options = crate::bench::investigate::InvestigateOptions { lake: args.lake, sample: args.sample };
+            let options = crate::bench::investigate::InvestigateOptions { lake: args.lake, sample: args.sample, list: args.list };
             Ok(crate::bench::investigate::run(options).await?)
         }
         Command::Timeline { entity, from, to, format, out, lake } => {

@@ -18,6 +18,8 @@ pub struct InvestigateOptions {
     pub lake: PathBuf,
     /// Sampled alerts (all of them when the lake has fewer).
     pub sample: usize,
+    /// Print each sampled alert's verdict and reasons.
+    pub list: bool,
 }
 
 /// One timed investigation.
@@ -39,9 +41,13 @@ fn percentile(values: &[f64], p: f64) -> f64 {
     v[(((v.len() - 1) as f64) * p).round() as usize]
 }
 
-async fn timed(ctx: &datafusion::prelude::SessionContext, key: &str) -> Result<Timed, BenchError> {
+async fn timed(ctx: &datafusion::prelude::SessionContext, key: &str, list: bool) -> Result<Timed, BenchError> {
     let started = Instant::now();
     let inv = investigate::investigate(ctx, &Target::Alert(key.to_string()), Window::default()).await?;
+    if list {
+        let title = inv.alert.as_ref().map(|a| a.title.as_str()).unwrap_or_default();
+        println!("{} {} {:?} {} {:.1}: {}", inv.time.format("%Y-%m-%d %H:%M"), inv.entity, title, inv.verdict, inv.score, inv.reasons.join(" | "));
+    }
     Ok(Timed { key: inv.key(), entity: inv.entity.clone(), verdict: inv.verdict.to_string(), score: inv.score, seconds: started.elapsed().as_secs_f64() })
 }
 
@@ -67,7 +73,7 @@ pub async fn run(options: InvestigateOptions) -> Result<(), BenchError> {
     let mut runs = Vec::new();
     let started = Instant::now();
     for (i, r) in sample.iter().enumerate() {
-        runs.push(timed(&ctx, &format!("{}:{}", sql::text(&r[0]), sql::text(&r[1]))).await?);
+        runs.push(timed(&ctx, &format!("{}:{}", sql::text(&r[0]), sql::text(&r[1])), options.list).await?);
         if (i + 1) % 50 == 0 {
             tracing::info!(done = i + 1, of = sample.len(), "Investigations timed.");
         }
@@ -102,7 +108,7 @@ pub async fn run(options: InvestigateOptions) -> Result<(), BenchError> {
             println!("  {:<22} {:<12} not in this lake", incident.name, incident.entity);
             continue;
         };
-        let t = timed(&ctx, &format!("{}:{}", sql::text(&r[0]), sql::text(&r[1]))).await?;
+        let t = timed(&ctx, &format!("{}:{}", sql::text(&r[0]), sql::text(&r[1])), false).await?;
         println!("  {:<22} {:<12} {:<40} {:<14} score {:>5.1}  {:.3} s", incident.name, t.entity, t.key, t.verdict, t.score, t.seconds);
     }
     Ok(())

@@ -28,6 +28,9 @@ pub const NEAR_BEFORE: i64 = 3600;
 pub const MIN_BASELINE_HOURS: i64 = 24;
 /// Ports of remote administration and file sharing (SMB, RDP, WinRM, SSH).
 pub const LATERAL_PORTS: &[i32] = &[22, 139, 445, 3389, 5985, 5986];
+/// Other alerts count toward the verdict within this many seconds of the
+/// alert (the window's other alerts are listed as context).
+pub const OTHER_ALERTS_NEAR: i64 = 2 * 3600;
 /// An alert raised this often before on the device is routine there.
 pub const ROUTINE_REPEATS: i64 = 3;
 /// Beaconing needs this many connections and this `beacon_score`.
@@ -266,7 +269,7 @@ async fn alert_rarity(scope: &Scope<'_>, a: &AlertInfo) -> Result<Vec<Finding>, 
         out.push(counter(
             "alert_rarity",
             format!("Seen before on {}: '{}' was raised {dev_value} time(s) on this device before", a.entity, a.title),
-            -1.0,
+            0.0,
             ev,
         ));
     } else if fleet_value == 0 {
@@ -336,7 +339,8 @@ async fn other_alerts(scope: &Scope<'_>, alert: Option<&AlertInfo>) -> Result<Ve
         }
         let (severity, severity_id, category) = (sql::text(&r[4]), sql::int(&r[5]), sql::text(&r[6]));
         let routine = before >= ROUTINE_REPEATS;
-        if !routine {
+        let near = (time - scope.time).num_seconds().abs() <= OTHER_ALERTS_NEAR;
+        if !routine && near {
             counted += 1;
             if alert.is_none_or(|a| a.vendor != vendor) {
                 vendors.insert(vendor.clone());
@@ -356,7 +360,13 @@ async fn other_alerts(scope: &Scope<'_>, alert: Option<&AlertInfo>) -> Result<Ve
                 severity,
                 category,
                 before.to_string(),
-                if routine { "no (routine)".into() } else { "yes".into() },
+                if routine {
+                    "no (routine)".into()
+                } else if !near {
+                    "no (over 2 h away)".into()
+                } else {
+                    "yes".into()
+                },
             ],
             sql::opt_text(&r[7]),
         );
@@ -382,11 +392,11 @@ async fn other_alerts(scope: &Scope<'_>, alert: Option<&AlertInfo>) -> Result<Ve
     }
     let total = ev.rows.len();
     let summary = if counted == 0 {
-        format!("{total} other alert(s) on {} in the window, all routine on this device", scope.entity)
+        format!("{total} other alert(s) on {} in the window, none within 2 h that is not routine on this device", scope.entity)
     } else if parts.is_empty() {
-        format!("{counted} other non-routine alert(s) on {} in the window, same vendor and tactic", scope.entity)
+        format!("{counted} other non-routine alert(s) on {} within 2 h, same vendor and tactic", scope.entity)
     } else {
-        format!("{counted} other non-routine alert(s) on {} in the window: {}", scope.entity, parts.join(", "))
+        format!("{counted} other non-routine alert(s) on {} within 2 h: {}", scope.entity, parts.join(", "))
     };
     Ok(vec![finding("other_alerts", summary, points, ev)])
 }
@@ -578,18 +588,26 @@ async fn destinations(scope: &Scope<'_>, baseline: &Baseline) -> Result<Vec<Find
     if !rare_beacons.is_empty() {
         let mut ev = Evidence::new(&columns);
         rare_beacons.iter().for_each(|d| ev.push(row(d), None));
-        let d = rare_beacons[0];
+        // The strongest: a destination new to the device beats one it has
+        // talked to before (a known resolver, an update server).
+        let usable = baseline.usable(scope);
+        let d = rare_beacons.iter().find(|d| d.earlier == 0).copied().unwrap_or(rare_beacons[0]);
+        let (what, points) = match (d.earlier == 0, usable) {
+            (true, true) => ("Beaconing to a rare destination new to the device", 3.0),
+            (true, false) => ("Beaconing to a rare destination (too little history to tell whether it is new)", 1.5),
+            (false, _) => ("Periodic traffic to a rare destination the device contacted before", 1.0),
+        };
         out.push(finding(
             "beaconing",
             format!(
-                "Beaconing to a rare destination: {} ({}) {} connections, beacon_score {:.2}, contacted by {}",
+                "{what}: {} ({}) {} connections, beacon_score {:.2}, contacted by {}",
                 d.ip,
                 d.host,
                 d.connections,
                 d.beacon.unwrap_or_default(),
                 scope.fleet_share(d.devices)
             ),
-            3.0,
+            points,
             ev,
         ));
     }
@@ -601,7 +619,7 @@ async fn destinations(scope: &Scope<'_>, baseline: &Baseline) -> Result<Vec<Find
         out.push(counter(
             "beaconing",
             format!(
-                "Periodic traffic only to common destinations: {} ({}) is contacted by {} on {} of the last {} days",
+                "Periodic traffic to common destinations: {} ({}) is contacted by {} on {} day(s) of the last {} days",
                 d.ip,
                 d.host,
                 scope.fleet_share(d.devices),
@@ -627,7 +645,7 @@ async fn destinations(scope: &Scope<'_>, baseline: &Baseline) -> Result<Vec<Find
                     new_rare.len(),
                     names.join(", ")
                 ),
-                (new_rare.len() as f64).min(2.0),
+                (0.5 * new_rare.len() as f64).min(1.0),
                 ev,
             ));
         }
@@ -654,11 +672,11 @@ async fn destinations(scope: &Scope<'_>, baseline: &Baseline) -> Result<Vec<Find
             out.push(counter(
                 "large_upload",
                 format!("Large upload, but to a common destination contacted by {}: {base}", scope.fleet_share(d.devices)),
-                0.5,
+                0.0,
                 ev,
             ));
         } else {
-            out.push(finding("large_upload", format!("Large upload: {base}"), 1.5, ev));
+            out.push(finding("large_upload", format!("Large upload to a destination {} contact: {base}", scope.fleet_share(d.devices)), 1.0, ev));
         }
     }
     Ok(out)
@@ -731,7 +749,7 @@ async fn lateral_movement(scope: &Scope<'_>, baseline: &Baseline) -> Result<Vec<
     let fan_out = peers > 2 * busiest_hour.max(1);
     Ok(vec![if new_peers >= 5 && fan_out {
         finding("lateral_movement", format!("Lateral-movement fan-out: {context}"), 3.0, ev)
-    } else if new_peers >= 2 && fan_out {
+    } else if new_peers >= 2 && fan_out && baseline.usable(scope) {
         finding("lateral_movement", format!("Admin-protocol connections to new peers: {context}"), 1.0, ev)
     } else {
         counter("lateral_movement", format!("Admin-protocol activity within the device's baseline: {context}"), 0.0, ev)

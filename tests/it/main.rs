@@ -5,6 +5,7 @@ mod client_queries;
 mod detect;
 mod fixtures;
 mod ingest;
+mod investigate;
 mod lake;
 mod psql;
 mod server;
