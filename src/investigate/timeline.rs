@@ -249,7 +249,15 @@ pub async fn query(
         .await?;
         let first_contact: BTreeMap<String, i64> =
             firsts.iter().filter_map(|r| Some((sql::text(&r[0]), sql::micros(&r[1])?))).collect();
-        let device_first = first_contact.values().copied().min().unwrap_or(i64::MAX);
+        let device_first = sql::rows(
+            ctx,
+            "the device's first connection",
+            &format!("SELECT min(time) FROM network_flows WHERE {pred} AND time >= {} AND time < {}", t(lookback_from), t(to)),
+        )
+        .await?
+        .first()
+        .and_then(|r| sql::micros(&r[0]))
+        .unwrap_or(i64::MAX);
         let warmup = Duration::hours(1).num_microseconds().unwrap_or(0);
         let mut prevalence: BTreeMap<String, i64> = BTreeMap::new();
         if options.rarity {

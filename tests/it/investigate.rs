@@ -74,12 +74,13 @@ fn finding<'a>(inv: &'a Investigation, check: &str) -> &'a investigate::Finding 
         .unwrap_or_else(|| panic!("no {check} finding for {}: {:#?}", inv.key(), inv.findings))
 }
 
-/// The addresses an incident's answer key names.
-fn addresses(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .filter(|w| w.split('.').count() == 4 && w.split('.').all(|p| !p.is_empty()))
-        .map(|w| w.trim_end_matches('.').to_string())
-        .collect()
+/// The attacker's address of each planted incident (data/README.md, seed 42).
+fn attacker_address(incident: &str) -> Option<&'static str> {
+    match incident {
+        "edr_then_beacon" => Some("185.174.54.147"),
+        "exfiltration" => Some("91.219.117.180"),
+        _ => None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +92,7 @@ async fn investigate_planted_incidents_are_escalated_with_their_explanations() {
         assert_eq!(inv.verdict, Verdict::Escalate, "{} ({key}): {:#?}", incident.name, inv.findings);
         assert_eq!(inv.entity, incident.entity);
         assert!(!inv.reasons.is_empty());
-        let named = addresses(&incident.description);
+        let named: Vec<&str> = attacker_address(incident.name).into_iter().collect();
         let evidence_has = |f: &investigate::Finding, ip: &str| f.evidence.rows.iter().any(|r| r[0] == ip);
         match incident.name {
             "edr_then_beacon" => {
@@ -100,7 +101,9 @@ async fn investigate_planted_incidents_are_escalated_with_their_explanations() {
                 // The beacon's destination (the last address the answer key names).
                 assert!(named.iter().any(|ip| evidence_has(f, ip)), "{named:?} in {:#?}", f.evidence);
                 let rare = finding(&inv, "rare_destinations");
-                assert!(named.iter().all(|ip| evidence_has(rare, ip)), "both nimbus addresses are new and rare: {:#?}", rare.evidence);
+                assert!(evidence_has(rare, "185.174.2.40"), "the download host is new and rare too: {:#?}", rare.evidence);
+                let row = f.evidence.rows.iter().find(|r| r[0] == named[0]).unwrap();
+                assert_eq!((row[9].as_str(), row[10].as_str()), ("0", "1 of 50 devices (2%)"), "new to the device, unique in the fleet");
             }
             "lateral_movement" => {
                 let f = finding(&inv, "lateral_movement");
