@@ -39,6 +39,7 @@ pub fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
 pub async fn rows(ctx: &SessionContext, what: &'static str, sql: &str) -> Result<Vec<Row>, InvestigateError> {
     let err = |source| InvestigateError::Query { what, source: Box::new(source) };
     tracing::trace!(what, sql, "Investigation query.");
+    let started = std::time::Instant::now();
     let batches: Vec<RecordBatch> = ctx.sql(sql).await.map_err(err)?.collect().await.map_err(err)?;
     let mut out = Vec::new();
     for b in &batches {
@@ -50,6 +51,7 @@ pub async fn rows(ctx: &SessionContext, what: &'static str, sql: &str) -> Result
             out.push(row);
         }
     }
+    tracing::debug!(what, rows = out.len(), ms = started.elapsed().as_secs_f64() * 1e3, "Investigation query done.");
     Ok(out)
 }
 
