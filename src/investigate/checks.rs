@@ -218,17 +218,44 @@ pub fn bytes(n: f64) -> String {
     }
 }
 
-/// How unusual the alert is for the device and the fleet (`edr_alerts_scored`).
+/// How unusual the alert is for the device and the fleet: the scores and
+/// counts of `edr_alerts_scored` for this one alert.
+///
+/// The view computes its window functions over every alert of the lake; the
+/// rarity functions only need, besides the device's own alerts, each other
+/// device's first alert (for `E`) and its first alert with the same value
+/// (for `D_v`), so the same functions run over that much smaller input
+/// (pruned by entity and time) and give the view's values.
 async fn alert_rarity(scope: &Scope<'_>, a: &AlertInfo) -> Result<Vec<Finding>, InvestigateError> {
+    let (e, at) = (s(&a.entity), t(a.time));
+    let value = s(&format!("{}:{}", a.vendor, a.title));
+    let history = format!(
+        "SELECT entity, time, alert_id, vendor, vendor || ':' || title AS value FROM edr_alerts WHERE entity = {e} AND time <= {at} \
+         UNION ALL SELECT entity, min(time), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR) \
+           FROM edr_alerts WHERE entity <> {e} AND time <= {at} GROUP BY entity \
+         UNION ALL SELECT entity, min(time), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), {value} \
+           FROM edr_alerts WHERE entity <> {e} AND time <= {at} AND vendor = {} AND title = {} GROUP BY entity",
+        s(&a.vendor),
+        s(&a.title)
+    );
     let rows = sql::rows(
         scope.ctx,
         "the alert's rarity",
         &format!(
-            "SELECT device_history, device_value_history, fleet_value_devices, fleet_devices, \
-             entity_surprise, population_surprise, unusualness FROM edr_alerts_scored \
-             WHERE vendor = {} AND alert_id = {} ORDER BY updated_time DESC LIMIT 1",
-            s(&a.vendor),
-            s(&a.alert_id)
+            "WITH history AS ({history}), \
+             scored AS (SELECT alert_id, vendor, \
+               entity_surprise(entity, value) OVER (ORDER BY time) AS es, \
+               population_surprise(entity, value) OVER (ORDER BY time) AS ps, \
+               unusualness(entity, value) OVER (ORDER BY time) AS u FROM history), \
+             counts AS (SELECT \
+               sum(CASE WHEN entity = {e} AND time < {at} THEN 1 ELSE 0 END) AS device_history, \
+               sum(CASE WHEN entity = {e} AND time < {at} AND value = {value} THEN 1 ELSE 0 END) AS device_value_history, \
+               count(DISTINCT CASE WHEN time < {at} AND value = {value} THEN entity END) AS fleet_value_devices, \
+               count(DISTINCT CASE WHEN time < {at} THEN entity END) AS fleet_devices FROM history) \
+             SELECT c.device_history, c.device_value_history, c.fleet_value_devices, c.fleet_devices, s.es, s.ps, s.u \
+             FROM scored s CROSS JOIN counts c WHERE s.alert_id = {} AND s.vendor = {} LIMIT 1",
+            s(&a.alert_id),
+            s(&a.vendor)
         ),
     )
     .await?;

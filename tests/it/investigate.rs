@@ -92,6 +92,24 @@ async fn investigate_planted_incidents_are_escalated_with_their_explanations() {
         assert_eq!(inv.verdict, Verdict::Escalate, "{} ({key}): {:#?}", incident.name, inv.findings);
         assert_eq!(inv.entity, incident.entity);
         assert!(!inv.reasons.is_empty());
+        // The rarity check's pruned computation gives edr_alerts_scored's values.
+        let (vendor, id) = key.split_once(':').unwrap();
+        let view = strings(
+            &ctx,
+            &format!(
+                "SELECT round(unusualness, 1), round(entity_surprise, 2), round(population_surprise, 2), device_history, \
+                 device_value_history, fleet_value_devices, fleet_devices FROM edr_alerts_scored WHERE vendor = '{vendor}' AND alert_id = '{id}'"
+            ),
+        )
+        .await;
+        let rarity = inv.findings.iter().find(|f| f.check == "alert_rarity" && !f.evidence.rows.is_empty()).unwrap();
+        let fmt = |v: &str, d: usize| format!("{:.*}", d, v.parse::<f64>().unwrap());
+        assert_eq!(
+            rarity.evidence.rows[0][1..].to_vec(),
+            vec![fmt(&view[0][0], 1), fmt(&view[0][1], 2), fmt(&view[0][2], 2), view[0][3].clone(), view[0][4].clone(), view[0][5].clone(), view[0][6].clone()],
+            "{}",
+            incident.name
+        );
         let named: Vec<&str> = attacker_address(incident.name).into_iter().collect();
         let evidence_has = |f: &investigate::Finding, ip: &str| f.evidence.rows.iter().any(|r| r[0] == ip);
         match incident.name {
