@@ -416,7 +416,7 @@ async fn detect(config: &Config, follow: bool, from: Option<&str>, report_dir: O
     // With --follow, every newly landed EDR alert is also investigated.
     let investigations = crate::investigate::live::LiveOptions {
         report_dir,
-        start: options.start.unwrap_or_else(|| chrono::Utc::now() - options.lookback),
+        start: options.start.unwrap_or_else(|| crate::investigate::live::default_start(chrono::Utc::now(), options.lookback)),
         max_per_cycle: 200,
         window: crate::investigate::Window::default(),
     };
