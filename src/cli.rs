@@ -117,6 +117,62 @@ pub enum Command {
         /// Webhook URL (repeatable; adds to [detect] webhooks).
         #[arg(long = "webhook", value_name = "URL")]
         webhooks: Vec<String>,
+        /// With --follow, folder for the reports of the automatic
+        /// investigations (default: <lake>/_state/reports/).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+        /// Lake folder or URL (default: data/demo-lake).
+        #[arg(long, value_name = "URL")]
+        lake: Option<String>,
+    },
+    /// A device's timeline: its EDR alerts (with console links), network
+    /// activity per destination and minute, address changes and detections,
+    /// in time order.
+    Timeline {
+        /// The device (`entity`, e.g. ws-0041).
+        entity: String,
+        /// Start (inclusive), e.g. 2026-11-03 or "2026-11-03 09:00:00".
+        #[arg(long)]
+        from: String,
+        /// End (exclusive).
+        #[arg(long)]
+        to: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+        /// Write to this file instead of standard output (required for parquet).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Lake folder or URL (default: data/demo-lake).
+        #[arg(long, value_name = "URL")]
+        lake: Option<String>,
+    },
+    /// Automated investigation of an EDR alert: checks over the device's
+    /// data around it, a verdict (escalate, review, likely benign) with the
+    /// reasons and counter-evidence, and a report.
+    Investigate {
+        /// The alert id (`alert_id`, or `vendor:alert_id`). Omit it to
+        /// investigate --entity at --time instead.
+        #[arg(required_unless_present = "entity")]
+        alert_id: Option<String>,
+        /// A device to investigate without an alert (with --time).
+        #[arg(long, requires = "time", conflicts_with = "alert_id")]
+        entity: Option<String>,
+        /// The time to investigate --entity at.
+        #[arg(long, requires = "entity")]
+        time: Option<String>,
+        /// Report format (default: from --out's extension, else md).
+        #[arg(long, value_enum)]
+        format: Option<crate::investigate::report::Format>,
+        /// Write the report to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Hours before the alert to look at.
+        #[arg(long, default_value_t = 24)]
+        before_hours: u32,
+        /// Hours after the alert to look at.
+        #[arg(long, default_value_t = 2)]
+        after_hours: u32,
         /// Lake folder or URL (default: data/demo-lake).
         #[arg(long, value_name = "URL")]
         lake: Option<String>,
@@ -269,6 +325,23 @@ pub enum BenchCommand {
         #[arg(long, default_value = "/usr/local/bin", value_name = "DIR")]
         pg_bin: PathBuf,
     },
+    /// Latency of automated investigations: median and p90 over a
+    /// deterministic sample of the lake's alerts, plus the planted incidents.
+    Investigate(BenchInvestigateArgs),
+}
+
+/// `huntlake bench investigate` (a separate struct keeps the enum readable).
+#[derive(Debug, clap::Args)]
+pub struct BenchInvestigateArgs {
+    /// Lake folder to measure on.
+    #[arg(long, default_value = "/var/tmp/huntlake-bench-lake", value_name = "DIR")]
+    pub lake: PathBuf,
+    /// How many alerts to investigate (a deterministic sample).
+    #[arg(long, default_value_t = 200)]
+    pub sample: usize,
+    /// Print each investigated alert's verdict, score and reasons.
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// `huntlake detections ...`

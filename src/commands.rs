@@ -41,6 +41,8 @@ pub enum CommandError {
     Failed(String),
     #[error(transparent)]
     Ingest(#[from] crate::connectors::ConnectorError),
+    #[error(transparent)]
+    Investigate(#[from] crate::investigate::InvestigateError),
 }
 
 fn env(key: &str) -> Option<String> {
@@ -116,18 +118,46 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             let options = crate::bench::wire::WireOptions { lake, runs, queries, pg_bin };
             Ok(crate::bench::wire::run(options).await?)
         }
+        Command::Bench { bench: BenchCommand::Investigate(args) } => {
+            let options = crate::bench::investigate::InvestigateOptions { lake: args.lake, sample: args.sample, list: args.list };
+            Ok(crate::bench::investigate::run(options).await?)
+        }
+        Command::Timeline { entity, from, to, format, out, lake } => {
+            if let Some(l) = lake {
+                config.lake = Some(l);
+            }
+            timeline(&config, &entity, &from, &to, format, out.as_deref()).await
+        }
+        Command::Investigate { alert_id, entity, time, format, out, before_hours, after_hours, lake } => {
+            if let Some(l) = lake {
+                config.lake = Some(l);
+            }
+            let target = match (alert_id, entity, time) {
+                (Some(id), _, _) => crate::investigate::Target::Alert(id),
+                (None, Some(entity), Some(time)) => {
+                    crate::investigate::Target::Entity { entity, time: crate::detect::hunt::parse_time(&time)? }
+                }
+                _ => return Err(CommandError::Failed("give an alert id, or --entity and --time".into())),
+            };
+            let window = crate::investigate::Window {
+                before: chrono::Duration::hours(i64::from(before_hours)),
+                after: chrono::Duration::hours(i64::from(after_hours)),
+                ..Default::default()
+            };
+            investigate(&config, &target, window, format, out.as_deref()).await
+        }
         Command::Hunt { from, to, detections, out, chunk_hours, lake } => {
             if let Some(l) = lake {
                 config.lake = Some(l);
             }
             hunt(&config, &from, &to, &detections, out.as_deref(), chunk_hours).await
         }
-        Command::Detect { follow, once: _, from, webhooks, lake } => {
+        Command::Detect { follow, once: _, from, webhooks, report_dir, lake } => {
             if let Some(l) = lake {
                 config.lake = Some(l);
             }
             config.detect.webhooks.extend(webhooks);
-            detect(&config, follow, from.as_deref()).await
+            detect(&config, follow, from.as_deref(), report_dir).await
         }
         Command::Detections { command } => match command {
             DetectionsCommand::List { lake } => {
@@ -400,7 +430,60 @@ fn write_hits(path: &Path, hits: &arrow::array::RecordBatch) -> Result<(), Comma
     Ok(())
 }
 
-async fn detect(config: &Config, follow: bool, from: Option<&str>) -> Result<(), CommandError> {
+async fn timeline(
+    config: &Config,
+    entity: &str,
+    from: &str,
+    to: &str,
+    format: crate::cli::OutputFormat,
+    out: Option<&Path>,
+) -> Result<(), CommandError> {
+    use crate::detect::hunt::parse_time;
+    use crate::investigate::timeline;
+    let engine = open_engine(config).await?;
+    let rows = timeline::query(&engine.session(), entity, parse_time(from)?, parse_time(to)?, &timeline::Options::default()).await?;
+    let batch = timeline::to_batch(&rows).map_err(crate::investigate::InvestigateError::from)?;
+    match out {
+        Some(path) => {
+            let write_err = |source| CommandError::Write { path: path.display().to_string(), source };
+            let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(write_err)?);
+            output::write(format, batch.schema(), std::slice::from_ref(&batch), &mut file, true)?;
+            file.flush().map_err(write_err)?;
+        }
+        None => output::write(format, batch.schema(), std::slice::from_ref(&batch), &mut std::io::stdout(), false)?,
+    }
+    Ok(())
+}
+
+async fn investigate(
+    config: &Config,
+    target: &crate::investigate::Target,
+    window: crate::investigate::Window,
+    format: Option<crate::investigate::report::Format>,
+    out: Option<&Path>,
+) -> Result<(), CommandError> {
+    use crate::investigate::report::{self, Format};
+    let engine = open_engine(config).await?;
+    let inv = crate::investigate::investigate(&engine.session(), target, window).await?;
+    let format = format.or_else(|| out.and_then(Format::from_path)).unwrap_or(Format::Md);
+    match out {
+        Some(path) => {
+            report::write(&inv, format, path)?;
+            eprintln!("{}: {} (score {:.1}); report written to {}", inv.key(), inv.verdict, inv.score, path.display());
+        }
+        None => {
+            if format == Format::Pdf {
+                return Err(CommandError::Failed("--format pdf needs --out FILE".into()));
+            }
+            let bytes = report::render(&inv, format)?;
+            let mut stdout = std::io::stdout();
+            stdout.write_all(&bytes).and_then(|_| stdout.flush()).map_err(|source| CommandError::Write { path: "standard output".into(), source })?;
+        }
+    }
+    Ok(())
+}
+
+async fn detect(config: &Config, follow: bool, from: Option<&str>, report_dir: Option<std::path::PathBuf>) -> Result<(), CommandError> {
     use crate::detect::{self, hunt::parse_time, live};
     let engine = open_engine(config).await?;
     let (all, broken) = detect::catalog(&engine);
@@ -415,6 +498,13 @@ async fn detect(config: &Config, follow: bool, from: Option<&str>) -> Result<(),
         webhooks: config.detect.webhooks.clone(),
     };
     let client = reqwest::Client::new();
+    // With --follow, every newly landed EDR alert is also investigated.
+    let investigations = crate::investigate::live::LiveOptions {
+        report_dir,
+        start: options.start.unwrap_or_else(|| crate::investigate::live::default_start(chrono::Utc::now(), options.lookback)),
+        max_per_cycle: 200,
+        window: crate::investigate::Window::default(),
+    };
     loop {
         let report = live::cycle(&engine, &selected, &options, &client, chrono::Utc::now()).await?;
         println!(
@@ -423,6 +513,10 @@ async fn detect(config: &Config, follow: bool, from: Option<&str>) -> Result<(),
         );
         if !follow {
             return Ok(());
+        }
+        let inv = crate::investigate::live::cycle(&engine, &investigations, chrono::Utc::now()).await?;
+        if inv.investigated > 0 {
+            println!("investigate: {} alerts investigated, {} to escalate{}", inv.investigated, inv.escalated, if inv.more { ", more waiting" } else { "" });
         }
         tokio::select! {
             _ = tokio::time::sleep(config.detect_interval()) => {}

@@ -14,6 +14,8 @@
 //! * [`demo`] — the deterministic demo-lake generator.
 //! * [`detect`] — detections (`sql/detections/det_*.sql`): headers,
 //!   retro-hunts, live detection, webhooks; [`sqltest`] runs `.slt` tests.
+//! * [`investigate`] — entity timelines, automated triage of EDR alerts
+//!   (checks, verdict) and reports (Markdown, HTML with an SVG chart, PDF).
 //! * [`bench`] — `huntlake bench`: huntlake against DuckDB on a generated
 //!   lake, timings printed only beside matching answers.
 //! * [`config`], [`cli`], [`commands`], [`output`] — settings, the command
@@ -29,6 +31,7 @@ pub mod connectors;
 pub mod demo;
 pub mod detect;
 pub mod engine;
+pub mod investigate;
 pub mod lake;
 pub mod output;
 pub mod server;

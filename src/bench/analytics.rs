@@ -239,6 +239,19 @@ enum LakeState {
     Marked(Marker),
 }
 
+/// The spec a complete benchmark lake was generated from, if `lake` is one.
+pub fn recorded_spec(lake: &Path) -> Option<DemoSpec> {
+    let marker: Marker = serde_json::from_slice(&std::fs::read(marker_path(lake)).ok()?).ok()?;
+    let r = marker.spec;
+    let mut spec = DemoSpec::demo(r.seed);
+    spec.devices = r.devices;
+    spec.days = r.days;
+    spec.start = chrono::NaiveDate::parse_from_str(&r.start, "%Y-%m-%d").ok()?;
+    spec.flows_per_device_day = r.flows_per_device_day;
+    spec.alerts_per_device_day = r.alerts_per_device_day;
+    marker.complete.then_some(spec)
+}
+
 fn marker_path(lake: &Path) -> PathBuf {
     lake.join("_state").join("bench-spec.json")
 }

@@ -17,12 +17,17 @@
 //! * [`wire`] — `huntlake bench wire`: the PostgreSQL endpoint (streaming
 //!   and small-query latency) against a real PostgreSQL loaded with the same
 //!   flows, driven by psycopg, asyncpg and psql (`wire_clients.py`, embedded);
+//! * [`investigate`] — `huntlake bench investigate`: latency of automated
+//!   investigations over a deterministic sample of a lake's alerts (no other
+//!   engine to compare against; the verdicts of the planted incidents are
+//!   printed beside the timings);
 //! * this file — what every benchmark shares: [`BenchError`],
 //!   [`Fingerprint`] and its comparison, the median and the peak memory.
 
 pub mod analytics;
 pub mod ingest;
 pub mod wire;
+pub mod investigate;
 
 use std::fmt;
 
@@ -74,6 +79,8 @@ pub enum BenchError {
     WireSetup(String),
     #[error("a wire benchmark client failed: {0}; its error is printed above")]
     WireClient(String),
+    #[error(transparent)]
+    Investigate(#[from] crate::investigate::InvestigateError),
 }
 
 /// One value of a fingerprint: counts compare exactly, sums of floating-point

@@ -137,6 +137,12 @@ pub fn generate<E>(spec: &DemoSpec, sink: &mut dyn FnMut(DemoDay) -> Result<(), 
 }
 
 /// Fleet, internet and cast, with day plans drawn.
+/// The incidents `spec` plants (the answer key), without generating the lake.
+pub fn planted_incidents(spec: &DemoSpec) -> Vec<PlantedIncident> {
+    let (fleet, _, plan) = build(spec);
+    plan.incidents(&fleet)
+}
+
 fn build(spec: &DemoSpec) -> (Fleet, Internet, incidents::Plan) {
     let mut fleet = Fleet::new(spec);
     let mut net = Internet::new(spec.seed);

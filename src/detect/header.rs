@@ -50,6 +50,17 @@ impl Severity {
     pub fn id(self) -> i32 {
         self as i32
     }
+
+    /// The severity of an OCSF `severity_id` (out-of-range ids are clamped).
+    pub fn from_id(id: i32) -> Self {
+        match id {
+            i32::MIN..=1 => Self::Informational,
+            2 => Self::Low,
+            3 => Self::Medium,
+            4 => Self::High,
+            _ => Self::Critical,
+        }
+    }
 }
 
 impl fmt::Display for Severity {

@@ -124,6 +124,7 @@ impl Engine {
         setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider)
             .map_err(|e| EngineError::PgCatalog(e.to_string()))?;
         pg_functions::register(&ctx);
+        crate::investigate::functions::register(&ctx);
 
         let mut files = builtin_sql_files();
         if let Some(dir) = &options.user_sql_dir {

@@ -25,7 +25,7 @@ pub use writer::LakeWriter;
 pub enum LakeError {
     #[error("invalid lake location {location:?}: {reason}")]
     InvalidLocation { location: String, reason: String },
-    #[error("unknown lake table {0:?} (known tables: edr_alerts, network_flows, assets, detections)")]
+    #[error("unknown lake table {0:?} (known tables: edr_alerts, network_flows, assets, detections, investigations)")]
     UnknownTable(String),
     #[error("batch for {table} does not match the lake schema: {reason}")]
     SchemaMismatch { table: String, reason: String },

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 /// Every lake table, in the order they are registered.
-pub const TABLES: &[&str] = &["edr_alerts", "network_flows", "assets", "detections"];
+pub const TABLES: &[&str] = &["edr_alerts", "network_flows", "assets", "detections", "investigations"];
 
 /// The one timestamp type of the lake: microseconds, UTC.
 pub fn timestamp_type() -> DataType {
@@ -101,6 +101,25 @@ pub fn detections() -> SchemaRef {
     ]))
 }
 
+/// Automated investigations of EDR alerts, written by `detect --follow`
+/// (`src/investigate/live.rs`). An addition to the lake contract: `time` is
+/// the alert's time; `findings` is the findings as JSON; `report_path` is
+/// where the HTML report was written.
+pub fn investigations() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        ts("time", false),
+        ts("investigated_time", false),
+        text("vendor", false),
+        text("alert_id", false),
+        text("entity", false),
+        text("title", false),
+        text("verdict", false),
+        Field::new("score", DataType::Float64, false),
+        text("findings", false),
+        text("report_path", true),
+    ]))
+}
+
 /// How a table is laid out in the lake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableLayout {
@@ -118,6 +137,7 @@ pub fn layout(table: &str) -> Option<TableLayout> {
         "network_flows" => ("network_flows", Some("time"), &["src_ip", "time"]),
         "assets" => ("assets", None, &["entity", "valid_from"]),
         "detections" => ("detections", Some("time"), &["entity", "time"]),
+        "investigations" => ("investigations", Some("time"), &["entity", "time"]),
         _ => return None,
     };
     Some(TableLayout { name, partition_time, sort_by })
@@ -130,6 +150,7 @@ pub fn schema(table: &str) -> Option<SchemaRef> {
         "network_flows" => network_flows(),
         "assets" => assets(),
         "detections" => detections(),
+        "investigations" => investigations(),
         _ => return None,
     })
 }

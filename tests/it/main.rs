@@ -7,6 +7,7 @@ mod detect;
 mod edr_ingest;
 mod fixtures;
 mod ingest;
+mod investigate;
 mod lake;
 mod psql;
 mod server;
