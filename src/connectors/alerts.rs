@@ -159,21 +159,7 @@ pub fn from_mde_graph(v: &Value) -> Result<AlertRow, String> {
     let file_sha256 = file
         .and_then(|f| text(f, &["fileDetails", "sha256"]))
         .or_else(|| process.and_then(|p| text(p, &["imageFile", "sha256"])));
-    let severity = match text(v, &["severity"]).unwrap_or_default().to_ascii_lowercase().as_str() {
-        "low" => "low",
-        "medium" => "medium",
-        "high" => "high",
-        _ => "informational",
-    };
-    let status = match text(v, &["status"]).unwrap_or_default().as_str() {
-        "inProgress" => "in_progress",
-        "resolved" => "resolved",
-        _ => "new",
-    };
-    let techniques: Vec<&str> = v
-        .get("mitreTechniques")
-        .and_then(Value::as_array)
-        .map_or(Vec::new(), |a| a.iter().filter_map(Value::as_str).collect());
+    let (severity, status, techniques) = mde_enums(v);
     let console_url = text(v, &["alertWebUrl"]).unwrap_or_else(|| mde_console_url(&id, text(v, &["tenantId"])));
     Ok(AlertRow {
         time,
@@ -182,7 +168,7 @@ pub fn from_mde_graph(v: &Value) -> Result<AlertRow, String> {
         title: text(v, &["title"]).unwrap_or_else(|| "Defender alert".into()),
         category: text(v, &["category"]),
         severity,
-        techniques: attack_ids(techniques),
+        techniques,
         command_line: process.and_then(|p| text(p, &["processCommandLine"])),
         process_name,
         file_name,
@@ -196,6 +182,25 @@ pub fn from_mde_graph(v: &Value) -> Result<AlertRow, String> {
         user_name,
         raw: v.to_string(),
     })
+}
+
+/// Severity, status and ATT&CK ids of either Defender API: Graph writes
+/// `inProgress`/`low`, the Defender API `InProgress`/`Low`; `unknown` and
+/// `UnSpecified` count as informational.
+fn mde_enums(v: &Value) -> (&'static str, &'static str, Vec<String>) {
+    let severity = match text(v, &["severity"]).unwrap_or_default().to_ascii_lowercase().as_str() {
+        "low" => "low",
+        "medium" => "medium",
+        "high" => "high",
+        _ => "informational",
+    };
+    let status = match text(v, &["status"]).unwrap_or_default().to_ascii_lowercase().as_str() {
+        "inprogress" => "in_progress",
+        "resolved" => "resolved",
+        _ => "new",
+    };
+    let techniques = v.get("mitreTechniques").and_then(Value::as_array).map_or(Vec::new(), |a| a.iter().filter_map(Value::as_str).collect());
+    (severity, status, attack_ids(techniques))
 }
 
 fn mde_console_url(id: &str, tenant: Option<String>) -> String {
@@ -218,21 +223,7 @@ pub fn from_mde_api(v: &Value) -> Result<AlertRow, String> {
     };
     let process = of_type("Process");
     let file = of_type("File");
-    let severity = match text(v, &["severity"]).unwrap_or_default().to_ascii_lowercase().as_str() {
-        "low" => "low",
-        "medium" => "medium",
-        "high" => "high",
-        _ => "informational",
-    };
-    let status = match text(v, &["status"]).unwrap_or_default().to_ascii_lowercase().as_str() {
-        "inprogress" => "in_progress",
-        "resolved" => "resolved",
-        _ => "new",
-    };
-    let techniques: Vec<&str> = v
-        .get("mitreTechniques")
-        .and_then(Value::as_array)
-        .map_or(Vec::new(), |a| a.iter().filter_map(Value::as_str).collect());
+    let (severity, status, techniques) = mde_enums(v);
     let process_name = process.and_then(|p| text(p, &["fileName"]));
     Ok(AlertRow {
         time,
@@ -245,7 +236,7 @@ pub fn from_mde_api(v: &Value) -> Result<AlertRow, String> {
         title: text(v, &["title"]).unwrap_or_else(|| "Defender alert".into()),
         category: text(v, &["category"]),
         severity,
-        techniques: attack_ids(techniques),
+        techniques,
         command_line: process.and_then(|p| text(p, &["processCommandLine"])),
         file_name: file.and_then(|f| text(f, &["fileName"])).or_else(|| process_name.clone()),
         file_sha256: lower(file.and_then(|f| text(f, &["sha256"])).or_else(|| process.and_then(|p| text(p, &["sha256"])))),

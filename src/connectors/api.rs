@@ -69,28 +69,17 @@ pub struct ApiCheckpoint {
     pub watermark: Option<String>,
 }
 
-fn checkpoint_path(lake: &LakeLocation, vendor: &str) -> object_store::path::Path {
-    lake.child(&format!("_state/checkpoints/api-{vendor}.json"))
+fn checkpoint_path(vendor: &str) -> String {
+    format!("_state/checkpoints/api-{vendor}.json")
 }
 
 async fn load_checkpoint(lake: &LakeLocation, vendor: &str) -> Result<ApiCheckpoint, ConnectorError> {
-    let path = checkpoint_path(lake, vendor);
-    match lake.store.get(&path).await {
-        Ok(r) => {
-            let bytes = r.bytes().await.map_err(|e| state_err("read", &path, e))?;
-            serde_json::from_slice(&bytes).map_err(|e| state_err("parse", &path, format!("{e}; delete it to poll from ingest.initial_lookback again")))
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(ApiCheckpoint { version: 1, vendor: vendor.into(), ..Default::default() }),
-        Err(e) => Err(state_err("read", &path, e)),
-    }
+    let stored = crate::lake::state::read_json(lake, &checkpoint_path(vendor)).await?;
+    Ok(stored.unwrap_or_else(|| ApiCheckpoint { version: 1, vendor: vendor.into(), ..Default::default() }))
 }
 
 async fn save_checkpoint(lake: &LakeLocation, cp: &ApiCheckpoint) -> Result<(), ConnectorError> {
-    let path = checkpoint_path(lake, &cp.vendor);
-    let bytes = serde_json::to_vec_pretty(cp).expect("checkpoint serialises");
-    // A single PUT replaces the object atomically (rename on local disks).
-    lake.store.put(&path, PutPayload::from(bytes)).await.map_err(|e| state_err("write", &path, e))?;
-    Ok(())
+    Ok(crate::lake::state::write_json(lake, &checkpoint_path(&cp.vendor), cp).await?)
 }
 
 /// What one poll of one connector did.

@@ -95,6 +95,12 @@ pub enum ConnectorError {
     Api(#[from] http::ApiError),
 }
 
+impl From<crate::lake::state::StateFileError> for ConnectorError {
+    fn from(e: crate::lake::state::StateFileError) -> Self {
+        ConnectorError::State { action: e.action, path: e.path, reason: e.reason }
+    }
+}
+
 /// Crash-test hook: when `HUNTLAKE_FAILPOINT` names this point, the process
 /// aborts right here, like a kill -9 (no destructors, no flushing). The
 /// exactly-once tests use it to stop between landing and checkpointing.
@@ -532,17 +538,8 @@ fn list_inputs(source: Source, inputs: &[PathBuf]) -> Result<Vec<PathBuf>, Conne
 }
 
 async fn load_checkpoints(lake: &LakeLocation) -> Result<Checkpoints, ConnectorError> {
-    let path = lake.child(CHECKPOINT_PATH);
-    match lake.store.get(&path).await {
-        Ok(r) => {
-            let bytes = r.bytes().await.map_err(|e| state_err("read", &path, e))?;
-            serde_json::from_slice(&bytes).map_err(|e| {
-                state_err("parse", &path, format!("{e}; move the file aside to read every file from the start"))
-            })
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(Checkpoints { version: 1, files: BTreeMap::new() }),
-        Err(e) => Err(state_err("read", &path, e)),
-    }
+    let stored = crate::lake::state::read_json(lake, CHECKPOINT_PATH).await?;
+    Ok(stored.unwrap_or(Checkpoints { version: 1, files: BTreeMap::new() }))
 }
 
 /// Rows of the current batch of one file.
@@ -727,10 +724,7 @@ impl Run {
         let mut current = load_checkpoints(&self.lake).await?;
         current.version = 1;
         current.files.extend(self.touched.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let path = self.lake.child(CHECKPOINT_PATH);
-        let bytes = serde_json::to_vec_pretty(&current).map_err(|e| state_err("encode", &path, e))?;
-        // put is atomic (temp file + rename on local disks, one PUT on S3).
-        self.lake.store.put(&path, PutPayload::from(bytes)).await.map_err(|e| state_err("write", &path, e))?;
+        crate::lake::state::write_json(&self.lake, CHECKPOINT_PATH, &current).await?;
         self.checkpoints = current;
         Ok(())
     }

@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arrow::array::{Array, Float64Array, RecordBatch, StringArray, UInt32Array};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
 use super::webhook::{self, Notification, Pending};
@@ -62,29 +61,21 @@ pub struct CycleReport {
 const STATE_PATH: &str = "_state/detect/live.json";
 
 pub async fn load_state(engine: &Engine) -> Result<LiveState, DetectError> {
-    let lake = engine.lake();
-    let path = lake.child(STATE_PATH);
-    match lake.store.get(&path).await {
-        Ok(r) => {
-            let bytes = r.bytes().await.map_err(|e| state_err("read", &path, e))?;
-            serde_json::from_slice(&bytes).map_err(|e| state_err("parse", &path, e))
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(LiveState::default()),
-        Err(e) => Err(state_err("read", &path, e)),
-    }
+    Ok(crate::lake::state::read_json(engine.lake(), STATE_PATH).await?.unwrap_or_default())
 }
 
 async fn save_state(engine: &Engine, state: &LiveState) -> Result<(), DetectError> {
-    let lake = engine.lake();
-    let path = lake.child(STATE_PATH);
-    let bytes = serde_json::to_vec_pretty(state).map_err(|e| state_err("encode", &path, e))?;
-    // put is atomic (temp file + rename on local disks).
-    lake.store.put(&path, PutPayload::from(bytes)).await.map_err(|e| state_err("write", &path, e))?;
-    Ok(())
+    Ok(crate::lake::state::write_json(engine.lake(), STATE_PATH, state).await?)
 }
 
 fn state_err(action: &'static str, path: &object_store::path::Path, e: impl std::fmt::Display) -> DetectError {
     DetectError::State { action, path: path.to_string(), reason: e.to_string() }
+}
+
+impl From<crate::lake::state::StateFileError> for DetectError {
+    fn from(e: crate::lake::state::StateFileError) -> Self {
+        DetectError::State { action: e.action, path: e.path, reason: e.reason }
+    }
 }
 
 fn key(detection: &str, entity: &str, micros: i64) -> String {

@@ -59,25 +59,18 @@ fn state_err(action: &'static str, path: &object_store::path::Path, e: impl std:
     InvestigateError::State { action, path: path.to_string(), reason: e.to_string() }
 }
 
-async fn load_state(engine: &Engine) -> Result<LiveState, InvestigateError> {
-    let lake = engine.lake();
-    let path = lake.child(STATE_PATH);
-    match lake.store.get(&path).await {
-        Ok(r) => {
-            let bytes = r.bytes().await.map_err(|e| state_err("read", &path, e))?;
-            serde_json::from_slice(&bytes).map_err(|e| state_err("parse", &path, e))
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(LiveState::default()),
-        Err(e) => Err(state_err("read", &path, e)),
+impl From<crate::lake::state::StateFileError> for InvestigateError {
+    fn from(e: crate::lake::state::StateFileError) -> Self {
+        InvestigateError::State { action: e.action, path: e.path, reason: e.reason }
     }
 }
 
+async fn load_state(engine: &Engine) -> Result<LiveState, InvestigateError> {
+    Ok(crate::lake::state::read_json(engine.lake(), STATE_PATH).await?.unwrap_or_default())
+}
+
 async fn save_state(engine: &Engine, state: &LiveState) -> Result<(), InvestigateError> {
-    let lake = engine.lake();
-    let path = lake.child(STATE_PATH);
-    let bytes = serde_json::to_vec_pretty(state).map_err(|e| state_err("encode", &path, e))?;
-    lake.store.put(&path, PutPayload::from(bytes)).await.map_err(|e| state_err("write", &path, e))?;
-    Ok(())
+    Ok(crate::lake::state::write_json(engine.lake(), STATE_PATH, state).await?)
 }
 
 /// Writes the HTML report and returns where it went.

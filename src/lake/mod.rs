@@ -7,6 +7,7 @@
 //! * [`catalog`] — one stable DataFusion table per lake table, with `time`
 //!   filters turned into `date=` folder pruning;
 //! * [`parts`] — reading whole part files for the writers that rewrite them;
+//! * [`state`] — the JSON documents under `_state/` (checkpoints, cursors);
 //! * [`compact`] — merging small part files, dropping duplicates.
 
 pub mod catalog;
@@ -14,6 +15,7 @@ pub mod compact;
 pub mod location;
 pub mod parts;
 pub mod schema;
+pub mod state;
 pub mod writer;
 
 pub use catalog::{register_lake, LakeTable};
