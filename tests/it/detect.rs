@@ -3,6 +3,7 @@
 //! included) reports exactly what a retro-hunt of the range reports, and
 //! webhooks that fail are retried until delivered.
 
+use crate::fixtures::copy_days;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,28 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
-fn demo_lake() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo-lake")
-}
 
-/// Copies the demo lake's files of `table` for the given dates (all when empty).
-fn copy_days(to: &Path, table: &str, dates: &[&str]) {
-    let src = demo_lake().join(table);
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let dir = entry.unwrap().path();
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        if dir.is_dir() && (dates.is_empty() || dates.iter().any(|d| name == format!("date={d}"))) {
-            std::fs::create_dir_all(to.join(table).join(&name)).unwrap();
-            for f in std::fs::read_dir(&dir).unwrap() {
-                let f = f.unwrap().path();
-                std::fs::copy(&f, to.join(table).join(&name).join(f.file_name().unwrap())).unwrap();
-            }
-        } else if dir.is_file() {
-            std::fs::create_dir_all(to.join(table)).unwrap();
-            std::fs::copy(&dir, to.join(table).join(dir.file_name().unwrap())).unwrap();
-        }
-    }
-}
 
 async fn open(dir: &Path) -> Engine {
     Engine::open(EngineOptions::new(LakeLocation::parse(dir.to_str().unwrap()).unwrap())).await.unwrap()

@@ -178,3 +178,27 @@ impl TestServer {
         Ok(client)
     }
 }
+
+/// The committed demo lake.
+pub fn demo_lake() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo-lake")
+}
+
+/// Copies the demo lake's files of `table` for the given dates (all when empty).
+pub fn copy_days(to: &std::path::Path, table: &str, dates: &[&str]) {
+    let src = demo_lake().join(table);
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        if dir.is_dir() && (dates.is_empty() || dates.iter().any(|d| name == format!("date={d}"))) {
+            std::fs::create_dir_all(to.join(table).join(&name)).unwrap();
+            for f in std::fs::read_dir(&dir).unwrap() {
+                let f = f.unwrap().path();
+                std::fs::copy(&f, to.join(table).join(&name).join(f.file_name().unwrap())).unwrap();
+            }
+        } else if dir.is_file() {
+            std::fs::create_dir_all(to.join(table)).unwrap();
+            std::fs::copy(&dir, to.join(table).join(dir.file_name().unwrap())).unwrap();
+        }
+    }
+}

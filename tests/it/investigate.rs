@@ -4,6 +4,7 @@
 //! the SQL table functions answer, live investigation is exactly once, and
 //! the reports render (HTML in headless Chromium, PDF parsed by lopdf).
 
+use crate::fixtures::{copy_days, demo_lake};
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
@@ -15,9 +16,6 @@ use huntlake::investigate::report::{self, Format};
 use huntlake::investigate::{self, live, timeline, Investigation, Target, Verdict, Window};
 use huntlake::lake::{schema, LakeLocation, LakeWriter};
 
-fn demo_lake() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo-lake")
-}
 
 async fn open(dir: &Path) -> Engine {
     Engine::open(EngineOptions::new(LakeLocation::parse(dir.to_str().unwrap()).unwrap())).await.unwrap()
@@ -290,24 +288,6 @@ async fn investigate_timeline_rows_in_order_on_a_small_fixture() {
     }
 }
 
-/// Copies the demo lake's files of `table` for the given dates (all when empty).
-fn copy_days(to: &Path, table: &str, dates: &[&str]) {
-    let src = demo_lake().join(table);
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let dir = entry.unwrap().path();
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        if dir.is_dir() && (dates.is_empty() || dates.iter().any(|d| name == format!("date={d}"))) {
-            std::fs::create_dir_all(to.join(table).join(&name)).unwrap();
-            for f in std::fs::read_dir(&dir).unwrap() {
-                let f = f.unwrap().path();
-                std::fs::copy(&f, to.join(table).join(&name).join(f.file_name().unwrap())).unwrap();
-            }
-        } else if dir.is_file() {
-            std::fs::create_dir_all(to.join(table)).unwrap();
-            std::fs::copy(&dir, to.join(table).join(dir.file_name().unwrap())).unwrap();
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn investigate_live_investigates_each_new_alert_exactly_once() {
