@@ -20,7 +20,7 @@ use huntlake::lake::LakeLocation;
 use serde_json::{json, Value};
 
 use crate::fixtures::micros;
-use crate::vendor_mock::{cs_alert, graph_alert, iso, s1_threat, Fault, MockVendor, Vendor};
+use crate::vendor_mock::{cs_alert, defender_alert, graph_alert, iso, s1_threat, Fault, MockVendor, Vendor};
 
 const DAY0: &str = "2026-11-02T08:00:00Z";
 
@@ -476,4 +476,43 @@ async fn killed_file_ingest_resumes_mid_file_without_gaps_or_duplicates() {
     assert_eq!(cell(&b[0], "n", 0), lines.to_string(), "no gap and no duplicate");
     assert_eq!(cell(&b[0], "u", 0), lines.to_string());
     assert_eq!(cell(&b[0], "s", 0), (0..lines).sum::<u64>().to_string());
+}
+
+#[tokio::test]
+async fn defender_api_route_pages_with_skip_and_normalises_pascal_case() {
+    let t0 = micros(DAY0);
+    let data: Vec<Value> = (0..120).map(|i| defender_alert(i, t0 + i as i64 * 60_000_000, t0 + i as i64 * 60_000_000 + 5)).collect();
+    let mock = MockVendor::start(Vendor::Graph, data).await;
+    mock.fault(Fault::RateLimited);
+    let dir = tempfile::tempdir().unwrap();
+    let lake = LakeLocation::parse(dir.path().to_str().unwrap()).unwrap();
+    let cfg = {
+        let st = mock.state.lock().unwrap();
+        config(&format!(
+            "[connectors.mde]\napi = 'defender'\ntenant_id = 't'\nclient_id = 'app'\nclient_secret = '{}'\nbase_url = '{}'\ntoken_url = '{}/t/oauth2/v2.0/token'\npage_size = 50\n",
+            st.client_secret, st.base, st.base
+        ))
+    };
+    let s = poll(&lake, &cfg).await.unwrap();
+    assert_eq!((s.pages, s.inserted, s.http.rate_limited), (3, 120, 1), "{s}");
+    let skips: Vec<String> = mock.api_requests().iter().filter_map(|r| r.query.get("$skip").cloned()).collect();
+    assert_eq!(skips, ["0", "0", "50", "100"], "the 429 retries the same page");
+    let scope = form_scope(&mock);
+    assert_eq!(scope, "https://api.securitycenter.microsoft.com/.default");
+    let b = query(&lake, "SELECT * FROM edr_alerts WHERE alert_id = 'da6374000000000005_5005'").await;
+    let b = &b[0];
+    assert_eq!(cell(b, "entity", 0), "temp001");
+    assert_eq!((cell(b, "severity", 0), cell(b, "status", 0)), ("medium".to_string(), "resolved".to_string()));
+    assert_eq!(cell(b, "techniques", 0), "[T1064]");
+    assert_eq!(cell(b, "process_name", 0), "rundll32.exe");
+    assert_eq!(cell(b, "file_sha256", 0), "a4752c71d81afd3d5865d24ddb11a6b0c615062fcc448d24050c2172d2cbccd6");
+    assert_eq!(cell(b, "user_name", 0), "carol");
+    assert_eq!(cell(b, "console_url", 0), "https://security.microsoft.com/alerts/da6374000000000005_5005?tid=a839b112-0000-4000-8000-000000000002");
+}
+
+/// The `scope` the token request asked for.
+fn form_scope(mock: &MockVendor) -> String {
+    let st = mock.state.lock().unwrap();
+    let token = st.requests.iter().find(|r| r.path.ends_with("/token")).unwrap();
+    url::form_urlencoded::parse(token.body.as_bytes()).find(|(k, _)| k == "scope").unwrap().1.into_owned()
 }

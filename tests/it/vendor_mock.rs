@@ -227,6 +227,7 @@ fn handle(state: &Arc<Mutex<State>>, req: Request) -> Response {
     }
     match (s.vendor, req.method.as_str(), req.path.as_str()) {
         (Vendor::Graph, "GET", "/v1.0/security/alerts_v2") => graph_alerts(&s, &req),
+        (Vendor::Graph, "GET", "/api/alerts") => defender_alerts(&s, &req),
         (Vendor::CrowdStrike, "GET", "/alerts/queries/alerts/v2") => cs_query(&s, &req),
         (Vendor::CrowdStrike, "POST", "/alerts/entities/alerts/v2") => cs_entities(&s, &req),
         (Vendor::CrowdStrike, "POST", "/alerts/combined/alerts/v1") => cs_combined(&s, &req),
@@ -294,6 +295,31 @@ fn graph_alerts(s: &State, req: &Request) -> Response {
         body["@odata.nextLink"] = json!(next.to_string());
     }
     Response::json(200, body)
+}
+
+/// The Defender for Endpoint API: `$filter=lastUpdateTime ge <ts>`, `$top`,
+/// `$skip`, no nextLink (sources.md: unconfirmed), evidence with `$expand`.
+fn defender_alerts(s: &State, req: &Request) -> Response {
+    let filter = req.query.get("$filter").cloned().unwrap_or_default();
+    let since = filter
+        .strip_prefix("lastUpdateTime ge ")
+        .map(parse_ts)
+        .unwrap_or_else(|| panic!("unexpected $filter {filter:?}"));
+    let top: usize = req.query["$top"].parse().unwrap();
+    let skip: usize = req.query.get("$skip").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let expand = req.query.get("$expand").map(String::as_str) == Some("evidence");
+    let page: Vec<Value> = updated_since(&s.alerts, "/lastUpdateTime", since)
+        .into_iter()
+        .skip(skip)
+        .take(top)
+        .map(|mut a| {
+            if !expand {
+                a["evidence"] = json!([]);
+            }
+            a
+        })
+        .collect();
+    Response::json(200, json!({"@odata.context": format!("{}/api/$metadata#Alerts", s.base), "value": page}))
 }
 
 fn cs_since(filter: &str) -> i64 {
@@ -421,5 +447,24 @@ pub fn s1_threat(i: usize, time: i64, updated: i64) -> Value {
         "indicators": [{"category": "Persistence", "description": "Run key", "ids": [12], "tactics": [{"name": "Persistence", "source": "MITRE",
             "techniques": [{"name": "T1547.001", "link": "https://attack.mitre.org/techniques/T1547/001/"}]}]}],
         "mitigationStatus": []
+    })
+}
+
+/// A Defender for Endpoint API (`api/alerts`) alert: PascalCase enums,
+/// flat evidence.
+pub fn defender_alert(i: usize, time: i64, updated: i64) -> Value {
+    json!({
+        "id": format!("da6374{i:012}_{}", 5000 + i), "incidentId": 1_126_000 + i, "investigationId": null,
+        "severity": (["Low", "Medium", "High", "UnSpecified"][i % 4]), "status": (["New", "InProgress", "Resolved"][i % 3]),
+        "investigationState": "Queued", "detectionSource": "WindowsDefenderAtp", "category": "Execution",
+        "title": "Low-reputation arbitrary code executed by signed executable",
+        "alertCreationTime": iso(time + 30_000_000, 7), "firstEventTime": iso(time, 7), "lastEventTime": iso(time + 1_000_000, 7),
+        "lastUpdateTime": iso(updated, 7), "resolvedTime": null,
+        "machineId": format!("{:040x}", 0x111e6d + i % 4), "computerDnsName": format!("temp{:03}.corp.example.com", i % 4),
+        "aadTenantId": "a839b112-0000-4000-8000-000000000002", "mitreTechniques": ["T1064", "CST0001"],
+        "relatedUser": {"userName": "carol", "domainName": "CORP"}, "comments": [],
+        "evidence": [{"entityType": "Process", "fileName": "rundll32.exe", "filePath": "C:\\Windows\\SysWOW64", "processId": 3276,
+            "processCommandLine": "rundll32.exe  c:\\temp\\suspicious.dll,RepeatAfterMe", "sha256": "A4752C71D81AFD3D5865D24DDB11A6B0C615062FCC448D24050C2172D2CBCCD6",
+            "detectionStatus": "Detected", "accountName": "carol", "ipAddress": null}]
     })
 }
