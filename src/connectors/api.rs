@@ -360,7 +360,8 @@ pub fn configured_sources(config: &Config, env: impl Fn(&str) -> Option<String>)
         )?;
         let form = c.member_cid.iter().map(|m| ("member_cid".to_string(), m.clone())).collect();
         let auth = Auth::ClientCredentials { token_url, client_id: c.client_id.clone(), client_secret: Secret::new(secret), form, token: None };
-        out.push(Box::new(CrowdStrikeSource::new(client("crowdstrike", auth)?, &base, mode, c.page_size.unwrap_or(500))));
+        let discover = c.base_url.is_none() && c.region.is_none();
+        out.push(Box::new(CrowdStrikeSource::new(client("crowdstrike", auth)?, &base, mode, c.page_size.unwrap_or(500), discover)));
     }
     if let Some(c) = &config.connectors.sentinelone {
         let base = checked_url("connectors.sentinelone.base_url", &c.base_url)?;

@@ -46,6 +46,10 @@ pub enum CsMode {
 pub struct CrowdStrikeSource {
     client: ApiClient,
     base_url: String,
+    /// Neither `region` nor `base_url` was configured: follow the region the
+    /// token endpoint reports in `X-Cs-Region` (as falconpy does; never for
+    /// GovCloud, whose token endpoint is separate).
+    discover_region: bool,
     mode: CsMode,
     page_size: usize,
     since: i64,
@@ -57,10 +61,11 @@ pub struct CrowdStrikeSource {
 }
 
 impl CrowdStrikeSource {
-    pub fn new(client: ApiClient, base_url: &str, mode: CsMode, page_size: usize) -> Self {
+    pub fn new(client: ApiClient, base_url: &str, mode: CsMode, page_size: usize, discover_region: bool) -> Self {
         Self {
             client,
             base_url: base_url.trim_end_matches('/').to_string(),
+            discover_region,
             mode,
             page_size: page_size.clamp(1, ENTITIES_MAX),
             since: 0,
@@ -186,6 +191,17 @@ impl AlertSource for CrowdStrikeSource {
         if self.done {
             return Ok(None);
         }
+        if self.discover_region {
+            self.client.authenticate().await?;
+            let region = self.client.token_headers.get("x-cs-region").and_then(|v| v.to_str().ok()).map(str::to_string);
+            if let Some(base) = region.as_deref().filter(|r| !r.contains("gov")).and_then(region_base_url) {
+                if base != self.base_url {
+                    tracing::info!(connector = %self.client.connector, region = region.as_deref().unwrap_or(""), base_url = base, "Following the API region the token endpoint reported.");
+                    self.base_url = base.to_string();
+                }
+            }
+            self.discover_region = false;
+        }
         let page = match self.mode {
             CsMode::Query => self.query_page().await?,
             CsMode::Combined => self.combined_page().await?,
@@ -206,5 +222,18 @@ impl AlertSource for CrowdStrikeSource {
 
     fn client(&self) -> &ApiClient {
         &self.client
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_map_to_their_api_hosts() {
+        assert_eq!(region_base_url("US-2"), Some("https://api.us-2.crowdstrike.com"));
+        assert_eq!(region_base_url("eu-1"), Some("https://api.eu-1.crowdstrike.com"));
+        assert_eq!(region_base_url("us-gov-1"), Some("https://api.laggar.gcw.crowdstrike.com"));
+        assert_eq!(region_base_url("mars-1"), None);
     }
 }

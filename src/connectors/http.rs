@@ -257,6 +257,12 @@ impl ApiClient {
         }
     }
 
+    /// Makes sure a valid token is held (fetching one if needed), e.g. to
+    /// read the token response's headers before the first API call.
+    pub async fn authenticate(&mut self) -> Result<(), ApiError> {
+        self.authorization().await.map(|_| ())
+    }
+
     /// The `Authorization` header value, fetching a token when there is none
     /// or it expires within the refresh margin.
     async fn authorization(&mut self) -> Result<HeaderValue, ApiError> {
