@@ -37,6 +37,8 @@ use crate::engine::Engine;
 pub struct Prepared {
     pub action: Action,
     pub plan: Option<LogicalPlan>,
+    /// The plan's parameters (none without a plan).
+    pub params: params::ParamTypes,
 }
 
 /// Parses and plans statements for the extended protocol.
@@ -387,21 +389,20 @@ impl QueryParser for StatementParser {
             ));
         }
         let Some(action) = actions.pop() else { return Ok(None) };
-        let plan = match &action {
+        let (plan, params) = match &action {
             Action::Plan(statement) => {
                 let session = ClientSession::of(&self.engine, client);
-                Some(plan_statement(&session, statement).await?)
+                let plan = plan_statement(&session, statement).await?;
+                let params = params::ParamTypes::infer(&plan, statement)?;
+                (Some(plan), params)
             }
-            _ => None,
+            _ => (None, params::ParamTypes::default()),
         };
-        Ok(Some(Prepared { action, plan }))
+        Ok(Some(Prepared { action, plan, params }))
     }
 
     fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
-        match &stmt.plan {
-            Some(plan) => params::wire_types(plan),
-            None => Ok(vec![]),
-        }
+        Ok(stmt.params.wire().to_vec())
     }
 
     fn get_result_schema(&self, stmt: &Prepared, column_format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
@@ -434,7 +435,7 @@ impl ExtendedQueryHandler for QueryService {
         let prepared = &portal.statement.statement;
         let session = ClientSession::of(&self.engine, client);
         let plan = match &prepared.plan {
-            Some(plan) => Some(params::bind(plan, portal)?),
+            Some(plan) => Some(params::bind(plan, &prepared.params, portal)?),
             None => None,
         };
         self.run(client, &session, &prepared.action, plan, &portal.result_column_format).await

@@ -93,6 +93,40 @@ async fn parameters_are_typed_from_context_and_casts() {
     assert_eq!(n, 2);
 }
 
+/// `col = ANY($1)` takes an array of `col`'s type; `$1::oid` / `$1::oid[]`
+/// are described as oid / oid[] (as PostgreSQL does) and bound as integers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn array_and_oid_parameters() {
+    use tokio_postgres::types::Type;
+    let (_dir, lake) = small_lake().await;
+    let server = start(lake).await;
+    let client = server.connect().await;
+
+    let sql = "SELECT alert_id FROM edr_alerts WHERE alert_id = ANY($1) ORDER BY alert_id";
+    let stmt = client.prepare(sql).await.unwrap();
+    assert_eq!(stmt.params(), &[Type::TEXT_ARRAY]);
+    let ids = |rows: Vec<tokio_postgres::Row>| rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>();
+    let rows = client.query(&stmt, &[&vec!["da6381", "cid:ind:aid:1-2-3", "nope"]]).await.unwrap();
+    assert_eq!(ids(rows), ["cid:ind:aid:1-2-3", "da6381"]);
+    let rows = client.query(&stmt, &[&vec!["da6381"]]).await.unwrap();
+    assert_eq!(ids(rows), ["da6381"]);
+    let rows = client.query(&stmt, &[&Vec::<String>::new()]).await.unwrap();
+    assert!(rows.is_empty());
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM edr_alerts WHERE severity_id = ANY($1)", &[&vec![3i32, 99]])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+
+    let stmt = client.prepare("SELECT $1::oid[] AS a, $2::oid AS o").await.unwrap();
+    assert_eq!(stmt.params(), &[Type::OID_ARRAY, Type::OID]);
+    // Binary oid values (tokio-postgres sends parameters in binary).
+    let row = client.query_one(&stmt, &[&vec![25u32, 1009], &26u32]).await.unwrap();
+    assert_eq!(row.get::<_, Vec<i32>>(0), [25, 1009]);
+    assert_eq!(row.get::<_, i32>(1), 26);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_stays_usable_after_errors() {
     let (_dir, lake) = small_lake().await;

@@ -109,6 +109,11 @@ async function main() {
     check('table types', v.rows.map((x) => `${x.table_name}:${x.table_type}`),
       ['beacons:VIEW', 'edr_alerts:BASE TABLE', 'edr_alerts_scored:VIEW']);
 
+    // `= ANY($1)` without a cast: the parameter is typed text[] from the column.
+    const any = await client.query('SELECT count(*)::int AS n FROM edr_alerts WHERE alert_id = ANY($1)',
+      [[ALERT_ID, '1247703270007575987', 'no-such-alert']]);
+    check('alert_id = ANY($1)', any.rows[0].n, 2);
+
     // Errors keep the connection usable.
     await assert.rejects(client.query('SELECT * FROM no_such_table'), (e) => e.code === '42P01');
     console.log('ok  unknown table -> 42P01');

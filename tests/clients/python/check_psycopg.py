@@ -42,6 +42,14 @@ def main():
                 cur.execute("SELECT count(*) FROM edr_alerts")
                 c.check(f"{fmt} alert count", cur.fetchone()[0], c.ALERT_COUNT)
 
+        # `= ANY(%s)` with a list: psycopg binds it server-side as an array.
+        with conn.cursor() as cur:
+            ids = [c.ALERT_ID, c.EMPTY_TECHNIQUES_ALERT_ID, "no-such-alert"]
+            cur.execute("SELECT count(*) FROM edr_alerts WHERE alert_id = ANY(%s)", (ids,))
+            c.check("alert_id = ANY(text[])", cur.fetchone()[0], 2)
+            cur.execute("SELECT alert_id FROM edr_alerts WHERE alert_id = ANY(%s)", ([c.ALERT_ID],))
+            c.check("alert_id = ANY(one id)", cur.fetchall(), [(c.ALERT_ID,)])
+
         # A prepared statement, executed repeatedly with different parameters.
         with conn.cursor(binary=True) as cur:
             for uid, expected in ((c.FLOW_UID, c.FLOW), (c.NULL_FLOW_UID, c.NULL_FLOW), (c.FLOW_UID, c.FLOW)):
