@@ -360,7 +360,7 @@ async fn other_alerts(scope: &Scope<'_>, alert: Option<&AlertInfo>) -> Result<Ve
         let before = *history.get(&key).unwrap_or(&0);
         *history.entry(key).or_default() += 1;
         let Some(time) = time.filter(|t| *t >= scope.from) else { continue };
-        let is_self = alert.is_some_and(|a| (a.vendor == vendor && a.alert_id == id) || (a.vendor == vendor && a.title == title));
+        let is_self = alert.is_some_and(|a| a.vendor == vendor && (a.alert_id == id || a.title == title));
         if is_self {
             continue;
         }

@@ -18,7 +18,7 @@ use super::{schema, LakeError, LakeLocation};
 
 /// Part files of a table, sorted by path (hidden temporary files excluded).
 pub async fn list_parts(lake: &LakeLocation, table: &str) -> Result<Vec<Path>, LakeError> {
-    Ok(list_all(lake, table).await?.into_iter().filter(|p| is_part(p)).collect())
+    Ok(list_all(lake, table).await?.into_iter().filter(is_part).collect())
 }
 
 /// Every object under a table's folder, temporary files included.

@@ -412,7 +412,7 @@ impl QueryParser for StatementParser {
             (_, Some(plan)) if execution_tag(plan).is_none() => plan.schema().as_arrow().clone(),
             _ => return Ok(vec![]),
         };
-        Ok(arrow_pg::datatypes::arrow_schema_to_pg_fields(&schema, format, None)?)
+        arrow_pg::datatypes::arrow_schema_to_pg_fields(&schema, format, None)
     }
 }
 

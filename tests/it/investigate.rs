@@ -236,6 +236,7 @@ async fn investigate_timeline_rows_in_order_on_a_small_fixture() {
     let rows = timeline::query(&engine.session(), "DEV-A", t("2026-11-03T07:30:00Z"), t("2026-11-03T13:00:00Z"), &timeline::Options::default())
         .await
         .unwrap();
+    #[allow(clippy::type_complexity)] // one tuple per timeline row, compared literally below
     let got: Vec<(String, &str, &str, Option<&str>, Option<i64>, Option<i64>, Option<bool>, Option<f64>)> = rows
         .iter()
         .map(|r| {

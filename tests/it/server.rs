@@ -150,7 +150,7 @@ async fn connection_stays_usable_after_errors() {
 async fn wrong_password_and_unknown_user_are_rejected() {
     let (_dir, lake) = small_lake().await;
     let server = start(lake).await;
-    let err = server.try_connect("wrong").await.err().expect("wrong password must fail");
+    let err = server.try_connect("wrong").await.expect_err("wrong password must fail");
     assert_eq!(err.code(), Some(&SqlState::INVALID_PASSWORD), "{err:?}");
     let conn = format!("host={} port={} user=mallory password=x", server.addr.ip(), server.addr.port());
     let err = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await.err().expect("unknown user must fail");

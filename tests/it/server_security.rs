@@ -55,7 +55,7 @@ async fn two_hundred_concurrent_connections_then_53300() {
         clients.push(t.await.unwrap());
     }
     // All 200 are still open: the 201st is refused at once, not queued.
-    let err = server.try_connect(PASSWORD).await.err().expect("connection 201 must be refused");
+    let err = server.try_connect(PASSWORD).await.expect_err("connection 201 must be refused");
     assert_eq!(err.code(), Some(&SqlState::TOO_MANY_CONNECTIONS), "{err:?}");
     // The open ones keep working.
     let rows = clients[199].simple_query("SELECT 1").await.unwrap();
@@ -104,7 +104,7 @@ async fn cpu_over_a_second(tids: &Arc<Mutex<Vec<String>>>) -> u64 {
 
 /// Runs HEAVY on `client` until something cancels it; returns the error.
 fn heavy(client: Arc<tokio_postgres::Client>) -> tokio::task::JoinHandle<tokio_postgres::Error> {
-    tokio::spawn(async move { client.simple_query(HEAVY).await.err().expect("the heavy query is cancelled") })
+    tokio::spawn(async move { client.simple_query(HEAVY).await.expect_err("the heavy query is cancelled") })
 }
 
 async fn assert_cancelled_and_idle(
@@ -274,7 +274,7 @@ async fn failed_logins_are_delayed_then_locked_out_per_address() {
     let mut messages = Vec::new();
     for (i, user) in [USER, "nobody", USER].iter().enumerate() {
         let started = Instant::now();
-        let err = connect_as(&server, user, "wrong-password").await.err().expect("wrong password");
+        let err = connect_as(&server, user, "wrong-password").await.expect_err("wrong password");
         let took = started.elapsed();
         assert_eq!(err.code(), Some(&SqlState::INVALID_PASSWORD), "{err:?}");
         // Each failure is answered no sooner than its (doubling) delay.
@@ -283,7 +283,7 @@ async fn failed_logins_are_delayed_then_locked_out_per_address() {
     }
     assert_eq!(messages[0], messages[1], "unknown and known users fail alike");
     // Locked out now: even the right password is refused before any exchange.
-    let err = server.try_connect(PASSWORD).await.err().expect("locked out");
+    let err = server.try_connect(PASSWORD).await.expect_err("locked out");
     assert_eq!(err.code(), Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION), "{err:?}");
     assert!(err.as_db_error().unwrap().message().contains("too many failed login attempts"), "{err:?}");
 }
@@ -425,7 +425,7 @@ async fn tls_required_refuses_plaintext_and_serves_tls() {
         },
     )
     .await;
-    let err = server.try_connect(PASSWORD).await.err().expect("plaintext must be refused");
+    let err = server.try_connect(PASSWORD).await.expect_err("plaintext must be refused");
     assert_eq!(err.code(), Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION), "{err:?}");
     assert!(err.as_db_error().unwrap().message().contains("TLS is required"), "{err:?}");
 
