@@ -24,6 +24,8 @@ pub struct Request {
     pub query: HashMap<String, String>,
     pub headers: HashMap<String, String>,
     pub body: String,
+    /// When the mock received it, seconds since the epoch.
+    pub received_at: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +74,8 @@ pub struct State {
     /// Delay before each API response (crash tests kill during it).
     pub delay: Duration,
     pub base: String,
+    /// The epoch second the last CrowdStrike 429 told the client to wait for.
+    pub retry_at: Option<i64>,
 }
 
 pub struct MockVendor {
@@ -93,6 +97,7 @@ impl MockVendor {
             api_token: "mock-api-token-77c1".into(),
             delay: Duration::ZERO,
             base: format!("http://{addr}"),
+            retry_at: None,
         }));
         let s = state.clone();
         tokio::spawn(async move {
@@ -167,6 +172,7 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Request> {
         query: url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
         headers,
         body: String::from_utf8_lossy(&body).to_string(),
+        received_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64(),
     })
 }
 
@@ -192,6 +198,7 @@ fn handle(state: &Arc<Mutex<State>>, req: Request) -> Response {
                 return match s.vendor {
                     Vendor::CrowdStrike => {
                         let at = chrono::Utc::now().timestamp() + 1;
+                        s.retry_at = Some(at);
                         Response {
                             status: 429,
                             headers: vec![("X-Ratelimit-Limit".into(), "6000".into()), ("X-Ratelimit-Remaining".into(), "0".into()), ("X-Ratelimit-Retryafter".into(), at.to_string())],
