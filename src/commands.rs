@@ -621,6 +621,7 @@ async fn ingest_configured(config: &Config, follow: bool) -> Result<(), CommandE
     }
     let options = api::PollOptions { overlap: config.ingest_overlap()?, initial_lookback: config.ingest_initial_lookback()? };
     let file_options = crate::connectors::IngestOptions::default();
+    let mut store: Option<AlertStore> = None;
     loop {
         let mut failures = Vec::new();
         // File sources first: DHCP leases resolve the entities of flows.
@@ -635,15 +636,26 @@ async fn ingest_configured(config: &Config, follow: bool) -> Result<(), CommandE
             }
         }
         if !sources.is_empty() {
-            let mut store = AlertStore::open(&lake).await?;
+            // The alert index is read from the lake once and kept across
+            // polls; after a failure it is read again, in case the files
+            // changed under it.
+            if store.is_none() {
+                store = Some(AlertStore::open(&lake).await?);
+            }
+            let index = store.as_mut().expect("opened above");
+            let mut failed = false;
             for source in sources.iter_mut() {
-                match api::poll(&lake, &mut store, source.as_mut(), &options).await {
+                match api::poll(&lake, index, source.as_mut(), &options).await {
                     Ok(summary) => println!("{summary}"),
                     Err(e) => {
                         tracing::error!(connector = source.vendor(), error = %e, "Connector failed; the others continue.");
                         failures.push(e.to_string());
+                        failed = true;
                     }
                 }
+            }
+            if failed {
+                store = None;
             }
         }
         if !follow {

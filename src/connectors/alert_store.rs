@@ -29,7 +29,7 @@ use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
 use super::alerts::{rows_to_batch, AlertRow};
-use super::ConnectorError;
+use super::{state_err, ConnectorError};
 use crate::lake::parts::{list_parts, read_part};
 use crate::lake::{schema, LakeLocation, LakeWriter};
 
@@ -94,19 +94,6 @@ impl AlertStore {
         }
         tracing::debug!(alerts = store.index.len(), "Alert version index loaded.");
         Ok(store)
-    }
-
-    pub fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
-    }
-
-    /// The `updated_time` the lake holds for an alert.
-    pub fn version(&self, vendor: &str, alert_id: &str) -> Option<i64> {
-        self.index.get(&(vendor.to_string(), alert_id.to_string())).map(|e| e.updated)
     }
 
     /// Lands `rows` so that the lake holds exactly the newest version of
@@ -188,7 +175,19 @@ impl AlertStore {
     /// (same name, written aside and renamed over); deletes it when nothing
     /// is left.
     async fn rewrite_without(&self, file: &Path, remove: &HashSet<Key>, add: Option<&RecordBatch>) -> Result<(), ConnectorError> {
-        let Some(old) = read_part(&self.lake, TABLE, file, None).await.map_err(land_err)? else { return Ok(()) };
+        let Some(old) = read_part(&self.lake, TABLE, file, None).await.map_err(land_err)? else {
+            if add.is_none() {
+                return Ok(()); // nothing left to remove
+            }
+            // Replaced behind our back (a compaction): landing the new version
+            // elsewhere could leave two versions. Nothing has moved yet, so
+            // the next poll re-reads this alert against a fresh index.
+            return Err(state_err(
+                "rewrite",
+                file,
+                "the part file holding the previous version is gone (is `huntlake compact` running on this lake?); run the ingest again",
+            ));
+        };
         let (vendor, id, _) = key_columns(&old).map_err(|r| state_err("read", file, r))?;
         let keep: BooleanArray =
             (0..old.num_rows()).map(|i| Some(!remove.contains(&(vendor.value(i).to_string(), id.value(i).to_string())))).collect();
@@ -239,6 +238,3 @@ fn land_err(source: crate::lake::LakeError) -> ConnectorError {
     ConnectorError::Land { sensor: "edr", file: "vendor API".into(), table: TABLE, source: Box::new(source) }
 }
 
-fn state_err(action: &'static str, path: &Path, e: impl std::fmt::Display) -> ConnectorError {
-    ConnectorError::State { action, path: path.to_string(), reason: e.to_string() }
-}

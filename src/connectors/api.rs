@@ -25,7 +25,7 @@ use super::crowdstrike::{region_base_url, CrowdStrikeSource, CsMode};
 use super::http::{ApiClient, ApiError, Auth, HttpStats, RetryPolicy, Secret};
 use super::mde::{MdeApi, MdeSource};
 use super::sentinelone::SentinelOneSource;
-use super::{ConnectorError, QUARANTINE_DIR};
+use super::{state_err, ConnectorError, QUARANTINE_DIR};
 use crate::config::{secret, Config, ConfigError};
 use crate::lake::{LakeLocation, LakeWriter};
 
@@ -262,9 +262,6 @@ fn truncate(s: &str, max: usize) -> String {
     s[..end].to_string()
 }
 
-fn state_err(action: &'static str, path: &object_store::path::Path, e: impl std::fmt::Display) -> ConnectorError {
-    ConnectorError::State { action, path: path.to_string(), reason: e.to_string() }
-}
 
 // ---------------------------------------------------------------------------
 // Building connectors from the configuration

@@ -97,11 +97,7 @@ impl CrowdStrikeSource {
             Some(Value::Array(a)) => a.clone(),
             None | Some(Value::Null) => Vec::new(),
             Some(_) => {
-                return Err(ApiError::Decode {
-                    connector: self.client.connector.clone(),
-                    url: redact_url(url),
-                    reason: "\"resources\" is not an array".into(),
-                })
+                return Err(self.client.decode_error(url, "\"resources\" is not an array"))
             }
         };
         self.check_errors(url, body, !resources.is_empty())?;

@@ -177,7 +177,20 @@ impl ApiClient {
             };
             let status = response.status();
             let headers = response.headers().clone();
-            let text = response.text().await.unwrap_or_default();
+            let text = match response.text().await {
+                Ok(t) => t,
+                Err(e) => {
+                    // The connection broke while the body was read: as transient as a connect failure.
+                    let reason = transport_reason(&e);
+                    if attempt >= self.policy.max_attempts {
+                        return Err(ApiError::Transport { connector: self.connector.clone(), url: redact_url(url), attempts: attempt, reason });
+                    }
+                    tracing::warn!(connector = %self.connector, path = %redact_url(url), attempt, reason = %reason, "Response body cut off; retrying.");
+                    self.stats.retries += 1;
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                    continue;
+                }
+            };
             if status.is_success() {
                 let body = if text.trim().is_empty() {
                     Value::Null
@@ -227,6 +240,11 @@ impl ApiClient {
                 _ => return Err(self.http_error(&method, url, status, attempt, detail)),
             }
         }
+    }
+
+    /// A response that does not have the shape the vendor documents.
+    pub fn decode_error(&self, url: &str, reason: impl Into<String>) -> ApiError {
+        ApiError::Decode { connector: self.connector.clone(), url: redact_url(url), reason: reason.into() }
     }
 
     fn http_error(&self, method: &Method, url: &str, status: StatusCode, attempts: u32, detail: String) -> ApiError {
@@ -324,7 +342,12 @@ impl ApiClient {
         };
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
+        let text = response.text().await.map_err(|e| ApiError::Transport {
+            connector: self.connector.clone(),
+            url: redact_url(&token_url),
+            attempts: attempt,
+            reason: transport_reason(&e),
+        })?;
         if !status.is_success() {
             return Err(ApiError::Auth { connector: self.connector.clone(), url: redact_url(&token_url), status: status.as_u16(), detail: vendor_detail(&text) });
         }

@@ -106,21 +106,13 @@ impl AlertSource for MdeSource {
         let records = match response.body.get("value") {
             Some(Value::Array(a)) => a.clone(),
             _ => {
-                return Err(ApiError::Decode {
-                    connector: self.client.connector.clone(),
-                    url: super::http::redact_url(&url),
-                    reason: "response has no \"value\" array".into(),
-                })
+                return Err(self.client.decode_error(&url, "response has no \"value\" array"))
             }
         };
         match response.body.get("@odata.nextLink").and_then(Value::as_str) {
             Some(link) if self.same_origin(link) => self.next = Some(link.to_string()),
             Some(link) => {
-                return Err(ApiError::Decode {
-                    connector: self.client.connector.clone(),
-                    url: super::http::redact_url(&url),
-                    reason: format!("@odata.nextLink points to another host ({}); refusing to send the token there", super::http::redact_url(link)),
-                })
+                return Err(self.client.decode_error(&url, format!("@odata.nextLink points to another host ({}); refusing to send the token there", super::http::redact_url(link))))
             }
             None if self.api == MdeApi::Defender && records.len() == self.page_size => {
                 self.skip += records.len();

@@ -452,7 +452,7 @@ impl EntityResolver {
     }
 }
 
-fn state_err(action: &'static str, path: &Path, e: impl fmt::Display) -> ConnectorError {
+pub(crate) fn state_err(action: &'static str, path: &Path, e: impl fmt::Display) -> ConnectorError {
     ConnectorError::State { action, path: path.to_string(), reason: e.to_string() }
 }
 

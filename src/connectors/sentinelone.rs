@@ -75,11 +75,7 @@ impl AlertSource for SentinelOneSource {
             Some(Value::Array(a)) => a.clone(),
             Some(Value::Null) | None => Vec::new(),
             Some(_) => {
-                return Err(ApiError::Decode {
-                    connector: self.client.connector.clone(),
-                    url: redact_url(&url),
-                    reason: "\"data\" is not an array".into(),
-                })
+                return Err(self.client.decode_error(&url, "\"data\" is not an array"))
             }
         };
         match response.body.pointer("/pagination/nextCursor").and_then(Value::as_str).filter(|c| !c.is_empty()) {
